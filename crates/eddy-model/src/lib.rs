@@ -1,1 +1,50 @@
-//! eddy-model
+//! eddy's item model: DynamoDB's data types and everything computed from
+//! them alone.
+//!
+//! This crate is the vocabulary the rest of eddy speaks. It depends on no
+//! other eddy crate, and the change log, the table store and the streams
+//! depend on it and on nothing else of eddy's. It holds:
+//!
+//! * [`AttributeValue`] with DynamoDB's ten types and [`Number`], an exact
+//!   decimal with DynamoDB's 38-digit precision and range;
+//! * [`Item`]s, [`KeySchema`]s, and the order-preserving byte encoding of
+//!   primary keys ([`key`]) that makes sled's order DynamoDB's sort order;
+//! * item sizes by DynamoDB's rules ([`size`]), which enforce the 400 KB
+//!   limit and give change records their `SizeBytes`;
+//! * [`Change`] and [`ChangeRecord`], what the write-ahead log stores;
+//! * DynamoDB JSON ([`json`]) and the binary [`codec`], the only place
+//!   anything is encoded for storage.
+//!
+//! Invariants: a [`Number`] is always normalised and within range; sets
+//! never hold duplicates; every decoder returns errors, never panics, on
+//! arbitrary bytes.
+//!
+//! ```
+//! use eddy_model::{Item, KeySchema, KeyType};
+//! let schema = KeySchema::new("pk", KeyType::S);
+//! let item = Item::from_json_str(r#"{"pk":{"S":"a"},"n":{"N":"1.0"}}"#)?;
+//! schema.validate_item(&item)?;
+//! assert_eq!(item.size(), 2 + 1 + 1 + 2);
+//! # Ok::<(), eddy_model::Error>(())
+//! ```
+
+pub mod change;
+pub mod codec;
+pub mod error;
+pub mod json;
+pub mod key;
+pub mod number;
+pub mod size;
+pub mod table;
+pub mod value;
+
+#[cfg(any(test, feature = "arbitrary"))]
+pub mod arbitrary;
+
+pub use change::{Change, ChangeKind, ChangeRecord};
+pub use error::{Error, Result};
+pub use key::{KeyAttribute, KeySchema, KeyType};
+pub use number::Number;
+pub use size::{item_size, MAX_ITEM_SIZE};
+pub use table::{validate_table_name, TableDef};
+pub use value::{AttributeType, AttributeValue, Item, Map};
