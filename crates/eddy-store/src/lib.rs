@@ -1,1 +1,285 @@
-//! eddy-store
+//! eddy's table store: the current state of every table, on sled.
+//!
+//! # Role
+//!
+//! The change log (another crate) is eddy's point of durability; this store
+//! is a materialised view of it. A write is first logged, then
+//! [`applied`](Store::apply) here, and sled is *not* flushed on that path:
+//! it is opened with `flush_every_ms(None)` and flushes only in
+//! [`Store::checkpoint`], [`Store::flush`] and DDL. After a crash the store
+//! may have lost any suffix of its unflushed writes, and recovery replays
+//! the log from [`Store::checkpoint_lsn`].
+//!
+//! # Invariants
+//!
+//! * **Applying is idempotent.** A change carries the full after-image of
+//!   its item (or none, for a delete), so applying it replaces the item
+//!   whatever state it was in, and replaying a log suffix twice is harmless.
+//! * **The checkpoint LSN is honest.** [`Store::checkpoint`] records an LSN
+//!   and then flushes, so a durable LSN `n` means every change applied
+//!   before it was recorded is durable too. It never goes down.
+//! * **Table ids are never reused.** A change names its table by id, and a
+//!   change for a deleted table is skipped, never applied to a newer table
+//!   of the same name.
+//! * **DDL is durable on return**, so a table exists on disk before any
+//!   write to it can be logged.
+//! * **Keys sort as DynamoDB sorts them.** Items are keyed by
+//!   [`KeySchema::encode_key`](eddy_model::KeySchema::encode_key), an
+//!   order-preserving encoding, so queries and scans are sled range scans.
+//! * **Stored bytes are never trusted.** Every value goes through
+//!   [`eddy_model::codec`], and one that does not decode is
+//!   [`Error::Corrupt`], never a panic or a wrong answer.
+//!
+//! ```
+//! use eddy_model::{Item, KeySchema, KeyType};
+//! use eddy_store::{Apply, Query, SortCondition, Store, StoreOptions};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let store = Store::open(dir.path(), StoreOptions::default())?;
+//! let schema = KeySchema::new("pk", KeyType::S).with_sort_key("sk", KeyType::N);
+//! let table = store.create_table("orders", schema, 0)?;
+//! let item = Item::new().with("pk", "a").with("sk", 1).with("total", 10);
+//! let key = Item::new().with("pk", "a").with("sk", 1);
+//! store.apply(&[Apply { table_id: table.id, keys: &key, after: Some(&item) }])?;
+//! let page = store.query(&table, &Query::new("a").sort(SortCondition::Ge(0.into())))?;
+//! assert_eq!(page.items, vec![item]);
+//! store.checkpoint(1)?;
+//! assert_eq!(store.checkpoint_lsn()?, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod catalog;
+mod error;
+mod query;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use eddy_model::codec::{decode_item, encode_item};
+use eddy_model::{Item, TableDef};
+use parking_lot::{Mutex, RwLock};
+
+pub use catalog::TableStats;
+pub use error::{Error, Result};
+pub use query::{Page, Query, Scan, SortCondition, MAX_PAGE_BYTES};
+
+use catalog::Catalog;
+
+/// Key, in the `meta` tree, of the checkpoint LSN (u64 big-endian).
+const CHECKPOINT_LSN: &[u8] = b"checkpoint_lsn";
+
+/// Options for [`Store::open`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// sled's page cache, in bytes (default 256 MiB).
+    pub cache_capacity: u64,
+}
+
+impl Default for StoreOptions {
+    fn default() -> StoreOptions {
+        StoreOptions {
+            cache_capacity: 256 << 20,
+        }
+    }
+}
+
+impl StoreOptions {
+    /// Sets the page cache size in bytes.
+    pub fn cache_capacity(mut self, bytes: u64) -> StoreOptions {
+        self.cache_capacity = bytes;
+        self
+    }
+}
+
+/// One committed change to apply: the full after-image of an item, or
+/// `None` to delete it.
+#[derive(Debug, Clone, Copy)]
+pub struct Apply<'a> {
+    /// The id of the table the change was logged for.
+    pub table_id: u64,
+    /// The item's primary key attributes.
+    pub keys: &'a Item,
+    /// The item after the change, or `None` if it was deleted.
+    pub after: Option<&'a Item>,
+}
+
+/// The table store. Cheap to clone (an `Arc` inside); `Send + Sync`.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: sled::Db,
+    /// Table name → encoded [`TableDef`].
+    catalog: sled::Tree,
+    /// The table id counter and the checkpoint LSN.
+    meta: sled::Tree,
+    tables: RwLock<Catalog>,
+    /// Serialises DDL.
+    ddl: Mutex<()>,
+    /// Serialises checkpoints, so the stored LSN only goes up.
+    checkpoint: Mutex<()>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("tables", &self.inner.tables.read().by_id.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) a store in `dir`.
+    pub fn open(dir: &Path, options: StoreOptions) -> Result<Store> {
+        std::fs::create_dir_all(dir)?;
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(options.cache_capacity)
+            .flush_every_ms(None)
+            .open()?;
+        let catalog = db.open_tree("catalog")?;
+        let meta = db.open_tree("meta")?;
+        let tables = Catalog::load(&db, &catalog, &meta)?;
+        tracing::debug!(dir = %dir.display(), tables = tables.by_id.len(), "opened store");
+        Ok(Store {
+            inner: Arc::new(Inner {
+                db,
+                catalog,
+                meta,
+                tables: RwLock::new(tables),
+                ddl: Mutex::new(()),
+                checkpoint: Mutex::new(()),
+            }),
+        })
+    }
+
+    /// Reads one item by its key (exactly the table's key attributes).
+    pub fn get(&self, table: &TableDef, key: &Item) -> Result<Option<Item>> {
+        let tables = self.inner.tables.read();
+        let entry = tables.entry(table)?;
+        let k = encode_valid_key(&entry.def, key)?;
+        match entry.tree.get(&k)? {
+            Some(v) => Ok(Some(decode_stored_item(&k, &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads several items of one table by key, in the order of `keys`.
+    pub fn get_many(&self, table: &TableDef, keys: &[Item]) -> Result<Vec<Option<Item>>> {
+        let tables = self.inner.tables.read();
+        let entry = tables.entry(table)?;
+        let encoded = keys
+            .iter()
+            .map(|key| encode_valid_key(&entry.def, key))
+            .collect::<Result<Vec<_>>>()?;
+        encoded
+            .iter()
+            .map(|k| match entry.tree.get(k)? {
+                Some(v) => Ok(Some(decode_stored_item(k, &v)?)),
+                None => Ok(None),
+            })
+            .collect()
+    }
+
+    /// Applies committed changes in order and returns how many were
+    /// applied.
+    ///
+    /// A change whose table no longer exists (deleted since it was logged)
+    /// is skipped. Otherwise the item at the key is replaced by the
+    /// after-image, or removed if there is none; so applying is idempotent.
+    /// Every key is encoded before anything is written, so a malformed
+    /// change fails the call without writing; the writes of each table go
+    /// in one sled batch. Nothing is flushed.
+    pub fn apply(&self, changes: &[Apply<'_>]) -> Result<usize> {
+        let tables = self.inner.tables.read();
+        let mut batches: HashMap<u64, sled::Batch> = HashMap::new();
+        let mut applied = 0;
+        for change in changes {
+            let Some(entry) = tables.by_id.get(&change.table_id) else {
+                tracing::trace!(
+                    table_id = change.table_id,
+                    "skipping change for deleted table"
+                );
+                continue;
+            };
+            let key = entry
+                .def
+                .key_schema
+                .encode_key(change.keys)
+                .map_err(|e| Error::Validation(e.to_string()))?;
+            let batch = batches.entry(change.table_id).or_default();
+            match change.after {
+                Some(item) => batch.insert(key, encode_item(item)),
+                None => batch.remove(key),
+            }
+            applied += 1;
+        }
+        for (id, batch) in batches {
+            if let Some(entry) = tables.by_id.get(&id) {
+                entry.tree.apply_batch(batch)?;
+            }
+        }
+        Ok(applied)
+    }
+
+    /// The LSN up to which the flushed store is complete; 0 if the store
+    /// was never checkpointed.
+    pub fn checkpoint_lsn(&self) -> Result<u64> {
+        match self.inner.meta.get(CHECKPOINT_LSN)? {
+            Some(v) => decode_u64(&v, "checkpoint LSN", CHECKPOINT_LSN),
+            None => Ok(0),
+        }
+    }
+
+    /// Records that every change up to `lsn` has been applied, then flushes:
+    /// when this returns, everything applied before the call is durable
+    /// together with the LSN. A lower `lsn` than the stored one leaves the
+    /// stored one in place (the flush still happens).
+    pub fn checkpoint(&self, lsn: u64) -> Result<()> {
+        {
+            let _serial = self.inner.checkpoint.lock();
+            let current = self.checkpoint_lsn()?;
+            if lsn > current {
+                self.inner.meta.insert(CHECKPOINT_LSN, &lsn.to_be_bytes())?;
+            }
+        }
+        self.inner.db.flush()?;
+        Ok(())
+    }
+
+    /// Flushes everything applied so far to disk.
+    pub fn flush(&self) -> Result<()> {
+        self.inner.db.flush()?;
+        Ok(())
+    }
+
+    /// The store's size on disk, in bytes.
+    pub fn size_on_disk(&self) -> Result<u64> {
+        Ok(self.inner.db.size_on_disk()?)
+    }
+}
+
+/// Validates a key given by a caller and encodes it.
+fn encode_valid_key(table: &TableDef, key: &Item) -> Result<Vec<u8>> {
+    let schema = &table.key_schema;
+    schema
+        .validate_key(key)
+        .and_then(|()| schema.encode_key(key))
+        .map_err(|e| Error::Validation(e.to_string()))
+}
+
+/// Decodes a stored item, reporting failure as corruption.
+fn decode_stored_item(key: &[u8], value: &[u8]) -> Result<Item> {
+    decode_item(value).map_err(|e| Error::corrupt("item", key, e))
+}
+
+/// Decodes a stored big-endian u64.
+fn decode_u64(bytes: &[u8], what: &'static str, key: &[u8]) -> Result<u64> {
+    let array: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| Error::corrupt(what, key, format!("{} bytes, not 8", bytes.len())))?;
+    Ok(u64::from_be_bytes(array))
+}

@@ -1,0 +1,331 @@
+//! The one narrow file-system layer every change-log file access goes through.
+//!
+//! Durability bugs hide in error paths (a failed fsync, a full disk, a short
+//! write), and those paths are almost impossible to reach with a real file
+//! system in a test. So the log never touches `std::fs` directly: it talks to a
+//! [`LogFs`] / [`LogFile`] pair. [`StdFs`] is the production implementation;
+//! [`fault::FaultFs`] wraps it with switchable faults for tests (of this crate
+//! and of crates built on it).
+//!
+//! The surface is intentionally tiny — only what the log needs — so that a
+//! fault-injecting or instrumented implementation is easy to write.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// Directory-level operations the log needs.
+pub trait LogFs: Send + Sync + 'static {
+    /// Create `dir` and all missing parents.
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
+    /// List the full paths of the entries directly inside `dir`.
+    fn list_dir(&self, dir: &Path) -> io::Result<Vec<PathBuf>>;
+    /// Create a new file (failing if it exists), opened for appending writes
+    /// and reads.
+    fn create_new(&self, path: &Path) -> io::Result<Box<dyn LogFile>>;
+    /// Open an existing file for appending writes (every write goes to the
+    /// current end of file), `set_len` and reads.
+    fn open_append(&self, path: &Path) -> io::Result<Box<dyn LogFile>>;
+    /// Open an existing file read-only.
+    fn open_read(&self, path: &Path) -> io::Result<Box<dyn LogFile>>;
+    /// Delete a file.
+    fn remove_file(&self, path: &Path) -> io::Result<()>;
+    /// Make directory-entry changes (creates, removes) in `dir` durable.
+    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+}
+
+/// An open log file.
+#[allow(clippy::len_without_is_empty)]
+pub trait LogFile: Send {
+    /// Write all of `buf` at the end of the file.
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()>;
+    /// Make written data durable (`fdatasync`).
+    fn sync_data(&mut self) -> io::Result<()>;
+    /// Current file length in bytes.
+    fn len(&self) -> io::Result<u64>;
+    /// Truncate (or extend with zeros) to `len` bytes.
+    fn set_len(&mut self, len: u64) -> io::Result<()>;
+    /// Read up to `buf.len()` bytes starting at `offset`; returns the number
+    /// of bytes read, 0 at end of file.
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<usize>;
+}
+
+/// The real file system, via `std::fs`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StdFs;
+
+struct StdFile(File);
+
+impl LogFile for StdFile {
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.0.write_all(buf)
+    }
+
+    fn sync_data(&mut self) -> io::Result<()> {
+        self.0.sync_data()
+    }
+
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.0.metadata()?.len())
+    }
+
+    fn set_len(&mut self, len: u64) -> io::Result<()> {
+        self.0.set_len(len)
+    }
+
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.seek(SeekFrom::Start(offset))?;
+        loop {
+            match self.0.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => return other,
+            }
+        }
+    }
+}
+
+impl LogFs for StdFs {
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        std::fs::create_dir_all(dir)
+    }
+
+    fn list_dir(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            out.push(entry?.path());
+        }
+        Ok(out)
+    }
+
+    fn create_new(&self, path: &Path) -> io::Result<Box<dyn LogFile>> {
+        let f = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create_new(true)
+            .open(path)?;
+        Ok(Box::new(StdFile(f)))
+    }
+
+    fn open_append(&self, path: &Path) -> io::Result<Box<dyn LogFile>> {
+        let f = OpenOptions::new().read(true).append(true).open(path)?;
+        Ok(Box::new(StdFile(f)))
+    }
+
+    fn open_read(&self, path: &Path) -> io::Result<Box<dyn LogFile>> {
+        Ok(Box::new(StdFile(File::open(path)?)))
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)
+    }
+
+    #[cfg(unix)]
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        File::open(dir)?.sync_all()
+    }
+
+    #[cfg(not(unix))]
+    fn sync_dir(&self, _dir: &Path) -> io::Result<()> {
+        // Directories cannot be opened/fsynced portably outside Unix; NTFS
+        // journals directory metadata itself.
+        Ok(())
+    }
+}
+
+/// Read exactly `buf.len()` bytes at `offset` unless EOF comes first; returns
+/// how many bytes were read.
+pub(crate) fn read_full_at(
+    file: &mut dyn LogFile,
+    offset: u64,
+    buf: &mut [u8],
+) -> io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        let n = file.read_at(offset + done as u64, &mut buf[done..])?;
+        if n == 0 {
+            break;
+        }
+        done += n;
+    }
+    Ok(done)
+}
+
+pub mod fault {
+    //! A fault-injecting [`LogFs`] for tests.
+    //!
+    //! **For tests only.** [`FaultFs`] behaves exactly like [`StdFs`] until a
+    //! fault is switched on; clones share their fault switches and counters, so
+    //! a test keeps one clone and hands another to the log.
+
+    use super::{LogFile, LogFs, StdFs};
+    use parking_lot::Mutex;
+    use std::io;
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    /// Linux `ENOSPC`.
+    const ENOSPC: i32 = 28;
+    /// Linux `EIO`.
+    const EIO: i32 = 5;
+
+    #[derive(Default)]
+    struct FaultState {
+        fail_next_syncs: AtomicU64,
+        fail_all_syncs: AtomicBool,
+        enospc: AtomicBool,
+        short_write: Mutex<Option<usize>>,
+        sync_data_calls: AtomicU64,
+        write_calls: AtomicU64,
+    }
+
+    /// A [`LogFs`] wrapping [`StdFs`] with switchable faults. For tests only.
+    #[derive(Clone, Default)]
+    pub struct FaultFs {
+        inner: StdFs,
+        state: Arc<FaultState>,
+    }
+
+    impl std::fmt::Debug for FaultFs {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("FaultFs")
+                .field("sync_data_calls", &self.sync_data_calls())
+                .field("write_calls", &self.write_calls())
+                .finish_non_exhaustive()
+        }
+    }
+
+    impl FaultFs {
+        /// A fault-free instance.
+        pub fn new() -> Self {
+            Self::default()
+        }
+
+        /// Make the next `n` `sync_data` calls fail with `EIO`.
+        pub fn fail_next_syncs(&self, n: u64) {
+            self.state.fail_next_syncs.store(n, Ordering::SeqCst);
+        }
+
+        /// Make every `sync_data` call fail with `EIO` while `on`.
+        pub fn fail_all_syncs(&self, on: bool) {
+            self.state.fail_all_syncs.store(on, Ordering::SeqCst);
+        }
+
+        /// Make every write fail with `ENOSPC` (raw OS error 28), writing
+        /// nothing, while `on`.
+        pub fn enospc_on_write(&self, on: bool) {
+            self.state.enospc.store(on, Ordering::SeqCst);
+        }
+
+        /// Make the next write store only its first `k` bytes and then fail
+        /// with `EIO` (one-shot).
+        pub fn short_write_next(&self, k: usize) {
+            *self.state.short_write.lock() = Some(k);
+        }
+
+        /// Switch every fault off (counters are kept).
+        pub fn clear_faults(&self) {
+            self.state.fail_next_syncs.store(0, Ordering::SeqCst);
+            self.state.fail_all_syncs.store(false, Ordering::SeqCst);
+            self.state.enospc.store(false, Ordering::SeqCst);
+            *self.state.short_write.lock() = None;
+        }
+
+        /// How many `sync_data` calls were made (failed ones included).
+        pub fn sync_data_calls(&self) -> u64 {
+            self.state.sync_data_calls.load(Ordering::SeqCst)
+        }
+
+        /// How many `write_all` calls were made (failed ones included).
+        pub fn write_calls(&self) -> u64 {
+            self.state.write_calls.load(Ordering::SeqCst)
+        }
+    }
+
+    struct FaultFile {
+        inner: Box<dyn LogFile>,
+        state: Arc<FaultState>,
+    }
+
+    impl LogFile for FaultFile {
+        fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+            self.state.write_calls.fetch_add(1, Ordering::SeqCst);
+            if self.state.enospc.load(Ordering::SeqCst) {
+                return Err(io::Error::from_raw_os_error(ENOSPC));
+            }
+            if let Some(k) = self.state.short_write.lock().take() {
+                let k = k.min(buf.len());
+                self.inner.write_all(&buf[..k])?;
+                return Err(io::Error::from_raw_os_error(EIO));
+            }
+            self.inner.write_all(buf)
+        }
+
+        fn sync_data(&mut self) -> io::Result<()> {
+            self.state.sync_data_calls.fetch_add(1, Ordering::SeqCst);
+            if self.state.fail_all_syncs.load(Ordering::SeqCst) {
+                return Err(io::Error::from_raw_os_error(EIO));
+            }
+            let failed_one = self
+                .state
+                .fail_next_syncs
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            if failed_one {
+                return Err(io::Error::from_raw_os_error(EIO));
+            }
+            self.inner.sync_data()
+        }
+
+        fn len(&self) -> io::Result<u64> {
+            self.inner.len()
+        }
+
+        fn set_len(&mut self, len: u64) -> io::Result<()> {
+            self.inner.set_len(len)
+        }
+
+        fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+            self.inner.read_at(offset, buf)
+        }
+    }
+
+    impl FaultFs {
+        fn wrap(&self, inner: Box<dyn LogFile>) -> Box<dyn LogFile> {
+            Box::new(FaultFile {
+                inner,
+                state: Arc::clone(&self.state),
+            })
+        }
+    }
+
+    impl LogFs for FaultFs {
+        fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+            self.inner.create_dir_all(dir)
+        }
+
+        fn list_dir(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
+            self.inner.list_dir(dir)
+        }
+
+        fn create_new(&self, path: &Path) -> io::Result<Box<dyn LogFile>> {
+            Ok(self.wrap(self.inner.create_new(path)?))
+        }
+
+        fn open_append(&self, path: &Path) -> io::Result<Box<dyn LogFile>> {
+            Ok(self.wrap(self.inner.open_append(path)?))
+        }
+
+        fn open_read(&self, path: &Path) -> io::Result<Box<dyn LogFile>> {
+            Ok(self.wrap(self.inner.open_read(path)?))
+        }
+
+        fn remove_file(&self, path: &Path) -> io::Result<()> {
+            self.inner.remove_file(path)
+        }
+
+        fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+            self.inner.sync_dir(dir)
+        }
+    }
+}

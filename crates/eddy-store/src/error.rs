@@ -1,0 +1,58 @@
+//! The store's one error type.
+//!
+//! Variants split along what a caller does with them: [`Error::TableNotFound`],
+//! [`Error::TableExists`] and [`Error::Validation`] are the client's fault and
+//! map onto DynamoDB's `ResourceNotFoundException`, `ResourceInUseException`
+//! and `ValidationException`; [`Error::Model`] carries the item model's own
+//! validation errors unchanged; [`Error::Sled`], [`Error::Io`] and
+//! [`Error::Corrupt`] are the store's fault and mean the database cannot be
+//! trusted to answer. A stored value that does not decode is always reported
+//! as [`Error::Corrupt`], never skipped and never a panic.
+
+use thiserror::Error;
+
+/// Everything the table store can fail with.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// No table of that name (or the table was deleted).
+    #[error("Requested resource not found: Table: {0} not found")]
+    TableNotFound(String),
+    /// `create_table` for a name already in use.
+    #[error("Table already exists: {0}")]
+    TableExists(String),
+    /// A malformed request: a bad key, query condition, limit or start key.
+    #[error("{0}")]
+    Validation(String),
+    /// An item-model error (bad table name, key or value), passed through.
+    #[error(transparent)]
+    Model(#[from] eddy_model::Error),
+    /// The storage engine failed.
+    #[error("storage engine error: {0}")]
+    Sled(#[from] sled::Error),
+    /// An I/O error outside the storage engine.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// A stored value that does not decode: corruption or a format mismatch.
+    #[error("corrupt {what} at key {key:02x?}: {reason}")]
+    Corrupt {
+        /// What was being read (an item, a catalog entry, the checkpoint).
+        what: &'static str,
+        /// The sled key of the bad value.
+        key: Vec<u8>,
+        /// Why it does not decode.
+        reason: String,
+    },
+}
+
+impl Error {
+    pub(crate) fn corrupt(what: &'static str, key: &[u8], reason: impl ToString) -> Error {
+        Error::Corrupt {
+            what,
+            key: key.to_vec(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// The store's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

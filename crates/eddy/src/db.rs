@@ -1,0 +1,415 @@
+//! Opening, recovering, checkpointing and closing a database.
+//!
+//! A data directory holds three things:
+//!
+//! ```text
+//! <dir>/LOCK     held with an exclusive file lock while a process has it open
+//! <dir>/log/     the write-ahead change log: {first LSN:020}.wal segments
+//! <dir>/store/   the sled database holding tables and the checkpoint LSN
+//! ```
+//!
+//! The change log is the point of durability. The store is applied to after
+//! the log has acknowledged a change and is flushed only at checkpoints, so
+//! on open the store is at least as new as its checkpoint LSN and at most as
+//! new as the log; replaying the log from the checkpoint, with full after
+//! images, brings it exactly to the log's end. Replay is idempotent, so a
+//! crash during recovery is harmless.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use eddy_changelog::{ChangeLog, LogOptions};
+use eddy_model::codec;
+use eddy_store::{Apply, Store, StoreOptions};
+use parking_lot::Mutex;
+
+use crate::error::{Error, Result};
+use crate::options::Options;
+
+/// Number of lock stripes serialising writes to the same item.
+const STRIPES: usize = 4096;
+
+/// How many replayed changes are applied to the store at once.
+const REPLAY_BATCH: usize = 1024;
+
+/// An open eddy database: tables of DynamoDB items whose every change is
+/// logged, with its before and after images, in a durable change log.
+///
+/// `Database` is a cheap handle: clone it to share it between threads.
+/// The database closes when the last handle is dropped, or on
+/// [`Database::close`].
+///
+/// ```
+/// use eddy::{Database, Item, KeySchema, KeyType, ReturnValues};
+/// let dir = tempfile::tempdir()?;
+/// let db = Database::open(dir.path())?;
+/// db.create_table("users", KeySchema::new("id", KeyType::S))?;
+/// db.put_item("users", Item::new().with("id", "u1").with("name", "Ada"), ReturnValues::None)?;
+/// let got = db.get_item("users", &Item::new().with("id", "u1"))?;
+/// assert_eq!(got.unwrap().get("name").and_then(|v| v.as_s()), Some("Ada"));
+/// let change = db.changes_since(0)?.next().unwrap()?;
+/// assert_eq!(change.kind().as_str(), "INSERT");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Database {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) dir: PathBuf,
+    pub(crate) log: ChangeLog,
+    pub(crate) store: Store,
+    pub(crate) stripes: Box<[Mutex<()>]>,
+    pub(crate) poisoned: Mutex<Option<String>>,
+    pub(crate) closed: AtomicBool,
+    pub(crate) writes: AtomicU64,
+    pub(crate) changes: AtomicU64,
+    options: Options,
+    checkpoint: Mutex<CheckpointState>,
+    checkpointer: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
+    recovery: RecoveryReport,
+    _lock: File,
+}
+
+struct CheckpointState {
+    lsn: u64,
+    /// The log's size on disk right after the checkpoint.
+    log_bytes: u64,
+    at: Instant,
+}
+
+/// What opening the database found and did.
+#[derive(Debug, Clone, Default)]
+pub struct RecoveryReport {
+    /// The store's checkpoint LSN when it was opened.
+    pub checkpoint_lsn: u64,
+    /// How many logged changes were replayed into the store.
+    pub replayed: u64,
+    /// Bytes of change log replayed.
+    pub replayed_bytes: u64,
+    /// The torn tail cut off the log, if there was one.
+    pub torn_tail: Option<String>,
+    /// How long opening took.
+    pub elapsed: Duration,
+}
+
+/// What a checkpoint did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// Every change up to this LSN is in the flushed store.
+    pub lsn: u64,
+    /// Log segments deleted because nothing needs them any more.
+    pub segments_removed: usize,
+}
+
+/// Counters describing an open database.
+#[derive(Debug, Clone)]
+pub struct Stats {
+    /// Write calls that succeeded (including those that changed nothing).
+    pub writes: u64,
+    /// Changes logged since the database was opened.
+    pub changes: u64,
+    /// The last committed LSN.
+    pub last_lsn: u64,
+    /// The last checkpoint's LSN.
+    pub checkpoint_lsn: u64,
+    /// Change-log statistics.
+    pub log: eddy_changelog::LogStats,
+}
+
+impl Database {
+    /// Opens (creating if needed) the database in `dir` with default options.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Database> {
+        Database::open_with(dir, Options::default())
+    }
+
+    /// Opens (creating if needed) the database in `dir`, recovering from the
+    /// change log whatever the store had not checkpointed.
+    pub fn open_with(dir: impl AsRef<Path>, options: Options) -> Result<Database> {
+        let started = Instant::now();
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+            context: format!("creating data directory {}", dir.display()),
+            source,
+        })?;
+        let lock = lock_dir(&dir)?;
+        let store = Store::open(
+            &dir.join("store"),
+            StoreOptions {
+                cache_capacity: options.cache_capacity,
+            },
+        )?;
+        let mut log_options = LogOptions::new()
+            .durability(options.durability)
+            .segment_size(options.segment_size);
+        if let Some(fs) = &options.log_fs {
+            log_options = log_options.fs(fs.clone());
+        }
+        let (log, log_report) = ChangeLog::open(&dir.join("log"), log_options)?;
+        let mut recovery = RecoveryReport {
+            torn_tail: log_report.torn_tail.as_ref().map(|t| format!("{t:?}")),
+            ..RecoveryReport::default()
+        };
+        replay(&log, &store, &mut recovery)?;
+        recovery.elapsed = started.elapsed();
+        tracing::info!(
+            dir = %dir.display(),
+            checkpoint = recovery.checkpoint_lsn,
+            replayed = recovery.replayed,
+            elapsed_ms = recovery.elapsed.as_millis() as u64,
+            "opened database"
+        );
+        let checkpoint_lsn = store.checkpoint_lsn()?;
+        let inner = Arc::new(Inner {
+            dir,
+            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            poisoned: Mutex::new(None),
+            closed: AtomicBool::new(false),
+            writes: AtomicU64::new(0),
+            changes: AtomicU64::new(0),
+            checkpoint: Mutex::new(CheckpointState {
+                lsn: checkpoint_lsn,
+                log_bytes: log.stats().bytes_on_disk,
+                at: Instant::now(),
+            }),
+            checkpointer: Mutex::new(None),
+            options,
+            recovery,
+            log,
+            store,
+            _lock: lock,
+        });
+        start_checkpointer(&inner);
+        Ok(Database { inner })
+    }
+
+    /// The data directory.
+    pub fn path(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// What opening the database found and did.
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.inner.recovery
+    }
+
+    /// Flushes the store and records the LSN up to which it is complete, then
+    /// deletes change-log segments nothing needs any more. Runs in the
+    /// background too (see [`Options::checkpoint_every_bytes`]).
+    pub fn checkpoint(&self) -> Result<Checkpoint> {
+        self.inner.check_open()?;
+        self.inner.checkpoint()
+    }
+
+    /// Forces every acknowledged change to stable storage now (useful with
+    /// [`Durability::Periodic`](crate::Durability::Periodic) or `None`).
+    pub fn sync(&self) -> Result<()> {
+        self.inner.check_open()?;
+        Ok(self.inner.log.sync()?)
+    }
+
+    /// Counters describing the database.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            writes: self.inner.writes.load(Ordering::Relaxed),
+            changes: self.inner.changes.load(Ordering::Relaxed),
+            last_lsn: self.inner.log.committed_lsn(),
+            checkpoint_lsn: self.inner.checkpoint.lock().lsn,
+            log: self.inner.log.stats(),
+        }
+    }
+
+    /// Closes the database: stops the background checkpointer, checkpoints,
+    /// and closes the change log. Every handle sees the database closed.
+    /// Dropping the last handle does the same, ignoring errors.
+    pub fn close(&self) -> Result<()> {
+        self.inner.close()
+    }
+}
+
+impl Inner {
+    pub(crate) fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        self.check_open()?;
+        if let Some(reason) = self.poisoned.lock().as_ref() {
+            return Err(Error::Poisoned(reason.clone()));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn poison(&self, reason: String) {
+        tracing::error!(%reason, "database stops accepting writes");
+        self.poisoned.lock().get_or_insert(reason);
+    }
+
+    fn checkpoint(&self) -> Result<Checkpoint> {
+        let mut state = self.checkpoint.lock();
+        // Every change up to the watermark has been applied to the store:
+        // writers release their LSNs only after applying them.
+        let lsn = self.log.released_watermark();
+        self.store.checkpoint(lsn)?;
+        let segments_removed = self.log.truncate_before(lsn)?;
+        // Log growth is measured from what is left after truncation.
+        let log_bytes = self.log.stats().bytes_on_disk;
+        *state = CheckpointState {
+            lsn,
+            log_bytes,
+            at: Instant::now(),
+        };
+        tracing::debug!(lsn, segments_removed, "checkpoint");
+        Ok(Checkpoint {
+            lsn,
+            segments_removed,
+        })
+    }
+
+    fn checkpoint_due(&self) -> bool {
+        let state = self.checkpoint.lock();
+        let written = self
+            .log
+            .stats()
+            .bytes_on_disk
+            .saturating_sub(state.log_bytes);
+        let anything_new = self.log.committed_lsn() > state.lsn;
+        written >= self.options.checkpoint_every_bytes
+            || (anything_new
+                && self
+                    .options
+                    .checkpoint_interval
+                    .is_some_and(|every| state.at.elapsed() >= every))
+    }
+
+    fn close(&self) -> Result<()> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        if let Some((stop, handle)) = self.checkpointer.lock().take() {
+            drop(stop);
+            if handle.thread().id() != std::thread::current().id() {
+                let _ = handle.join();
+            }
+        }
+        let checkpoint = self.checkpoint().map(|_| ());
+        let closed = self.log.close().map_err(Error::from);
+        checkpoint.and(closed)
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Err(e) = self.close() {
+            tracing::error!(error = %e, "closing database");
+        }
+    }
+}
+
+fn lock_dir(dir: &Path) -> Result<File> {
+    let path = dir.join("LOCK");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| Error::Io {
+            context: format!("opening {}", path.display()),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked {
+            path: dir.to_path_buf(),
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(Error::Io {
+            context: format!("locking {}", path.display()),
+            source,
+        }),
+    }
+}
+
+/// Replays the log from the store's checkpoint into the store.
+fn replay(log: &ChangeLog, store: &Store, report: &mut RecoveryReport) -> Result<()> {
+    let checkpoint = store.checkpoint_lsn()?;
+    report.checkpoint_lsn = checkpoint;
+    let log_end = log.committed_lsn();
+    if checkpoint > log_end {
+        return Err(Error::LogBehindStore {
+            checkpoint,
+            log_end,
+        });
+    }
+    let mut batch = Vec::with_capacity(REPLAY_BATCH);
+    let mut last = checkpoint;
+    for record in log.read_from(checkpoint + 1)? {
+        let record = record?;
+        report.replayed_bytes += record.payload.len() as u64;
+        let change = codec::decode_change(&record.payload).map_err(|e| Error::CorruptRecord {
+            lsn: record.lsn,
+            reason: e.to_string(),
+        })?;
+        last = record.lsn;
+        batch.push(change);
+        if batch.len() == REPLAY_BATCH {
+            apply_all(store, &batch)?;
+            report.replayed += batch.len() as u64;
+            batch.clear();
+        }
+    }
+    apply_all(store, &batch)?;
+    report.replayed += batch.len() as u64;
+    if last > checkpoint {
+        store.checkpoint(last)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn apply_all(store: &Store, changes: &[eddy_model::Change]) -> Result<usize> {
+    let applies: Vec<Apply<'_>> = changes
+        .iter()
+        .map(|c| Apply {
+            table_id: c.table_id,
+            keys: &c.keys,
+            after: c.new_image.as_ref(),
+        })
+        .collect();
+    Ok(store.apply(&applies)?)
+}
+
+fn start_checkpointer(inner: &Arc<Inner>) {
+    let (stop, stopped): (Sender<()>, Receiver<()>) = crossbeam_channel::bounded(0);
+    let weak: Weak<Inner> = Arc::downgrade(inner);
+    let spawned = std::thread::Builder::new()
+        .name("eddy-checkpoint".into())
+        .spawn(move || loop {
+            match stopped.recv_timeout(Duration::from_millis(200)) {
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                _ => return,
+            }
+            let Some(inner) = weak.upgrade() else { return };
+            if inner.closed.load(Ordering::Acquire) {
+                return;
+            }
+            if inner.checkpoint_due() {
+                if let Err(e) = inner.checkpoint() {
+                    tracing::error!(error = %e, "background checkpoint failed");
+                }
+            }
+        });
+    match spawned {
+        Ok(handle) => *inner.checkpointer.lock() = Some((stop, handle)),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the checkpoint thread; checkpoints run on close and on request only")
+        }
+    }
+}

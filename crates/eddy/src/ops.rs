@@ -1,0 +1,237 @@
+//! The data plane: item reads and writes, queries, scans and batches.
+
+use std::collections::BTreeSet;
+
+use eddy_model::{Item, TableDef};
+use eddy_store::{Page, Query, Scan};
+
+use crate::db::Database;
+use crate::error::{Error, Result};
+use crate::update::Update;
+use crate::write::{validation, WriteOp, Written};
+
+/// Which item image a write returns, as DynamoDB's `ReturnValues`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReturnValues {
+    /// Nothing (the default).
+    #[default]
+    None,
+    /// The whole item as it was before the write.
+    AllOld,
+    /// The updated attributes as they were before (update only).
+    UpdatedOld,
+    /// The whole item as it is after the write (update only).
+    AllNew,
+    /// The updated attributes as they are after (update only).
+    UpdatedNew,
+}
+
+/// The most items one batch write may hold.
+pub const MAX_BATCH_WRITE: usize = 25;
+/// The most keys one batch get may hold.
+pub const MAX_BATCH_GET: usize = 100;
+
+/// One request of a [`Database::batch_write_item`] call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteRequest {
+    /// Put (create or replace) this item.
+    Put(Item),
+    /// Delete the item with this key.
+    Delete(Item),
+}
+
+impl Database {
+    fn table_def(&self, name: &str) -> Result<TableDef> {
+        self.inner.check_open()?;
+        Ok(self.inner.store.table(name)?)
+    }
+
+    /// Creates or replaces an item. Returns the old item with
+    /// [`ReturnValues::AllOld`] (if there was one), else `None`.
+    pub fn put_item(&self, table: &str, item: Item, returns: ReturnValues) -> Result<Option<Item>> {
+        only_none_or_all_old(returns)?;
+        let table = self.table_def(table)?;
+        table.key_schema.validate_item(&item)?;
+        let key = table.key_schema.key_of(&item)?;
+        let mut out = self.inner.write(vec![WriteOp {
+            table,
+            key,
+            mutation: Box::new(move |_| Ok(Some(item))),
+        }])?;
+        Ok(pick_old(returns, out.pop()))
+    }
+
+    /// Reads an item by its key (read-your-writes: every acknowledged write
+    /// is visible).
+    pub fn get_item(&self, table: &str, key: &Item) -> Result<Option<Item>> {
+        let table = self.table_def(table)?;
+        Ok(self.inner.store.get(&table, key)?)
+    }
+
+    /// Deletes an item. Returns the old item with [`ReturnValues::AllOld`].
+    /// Deleting a missing item succeeds and logs nothing.
+    pub fn delete_item(
+        &self,
+        table: &str,
+        key: &Item,
+        returns: ReturnValues,
+    ) -> Result<Option<Item>> {
+        only_none_or_all_old(returns)?;
+        let table = self.table_def(table)?;
+        table.key_schema.validate_key(key)?;
+        let mut out = self.inner.write(vec![WriteOp {
+            table,
+            key: key.clone(),
+            mutation: Box::new(|_| Ok(None)),
+        }])?;
+        Ok(pick_old(returns, out.pop()))
+    }
+
+    /// Updates an item's attributes, creating the item if it does not exist.
+    /// Returns what `returns` asks for.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eddy::{Database, Item, KeySchema, KeyType, ReturnValues, Update};
+    /// let db = Database::open(dir.path())?;
+    /// db.create_table("counters", KeySchema::new("id", KeyType::S))?;
+    /// let key = Item::new().with("id", "visits");
+    /// db.update_item("counters", &key, Update::new().add("n", 1), ReturnValues::None)?;
+    /// let new = db.update_item("counters", &key, Update::new().add("n", 41), ReturnValues::UpdatedNew)?;
+    /// assert_eq!(new.unwrap().get("n"), Some(&42.into()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn update_item(
+        &self,
+        table: &str,
+        key: &Item,
+        update: Update,
+        returns: ReturnValues,
+    ) -> Result<Option<Item>> {
+        let table = self.table_def(table)?;
+        table.key_schema.validate_key(key)?;
+        update.validate(&table.key_schema)?;
+        let touched: Vec<String> = update.touched().map(str::to_string).collect();
+        let key_for_mutation = key.clone();
+        let mut out = self.inner.write(vec![WriteOp {
+            table,
+            key: key.clone(),
+            mutation: Box::new(move |old| update.apply(old, &key_for_mutation).map(Some)),
+        }])?;
+        let Some(Written { old, new }) = out.pop() else {
+            return Ok(None);
+        };
+        let only_touched = |item: Option<Item>| {
+            item.map(|i| {
+                i.into_iter()
+                    .filter(|(name, _)| touched.contains(name))
+                    .collect::<Item>()
+            })
+            .filter(|i| !i.is_empty())
+        };
+        Ok(match returns {
+            ReturnValues::None => None,
+            ReturnValues::AllOld => old,
+            ReturnValues::AllNew => new,
+            ReturnValues::UpdatedOld => only_touched(old),
+            ReturnValues::UpdatedNew => only_touched(new),
+        })
+    }
+
+    /// Queries one partition, optionally narrowed by a sort-key condition,
+    /// in sort-key order (or reverse), one page at a time.
+    pub fn query(&self, table: &str, query: &Query) -> Result<Page> {
+        let table = self.table_def(table)?;
+        Ok(self.inner.store.query(&table, query)?)
+    }
+
+    /// Reads a whole table in key order, one page at a time.
+    pub fn scan(&self, table: &str, scan: &Scan) -> Result<Page> {
+        let table = self.table_def(table)?;
+        Ok(self.inner.store.scan(&table, scan)?)
+    }
+
+    /// Reads up to 100 items by key from one or more tables. Returns, per
+    /// table in request order, the items found (missing keys are left out).
+    pub fn batch_get_item(
+        &self,
+        requests: &[(String, Vec<Item>)],
+    ) -> Result<Vec<(String, Vec<Item>)>> {
+        let total: usize = requests.iter().map(|(_, keys)| keys.len()).sum();
+        if total == 0 || total > MAX_BATCH_GET {
+            return Err(validation(format!(
+                "Too many items requested for the BatchGetItem call: {total} keys, between 1 and {MAX_BATCH_GET} allowed"
+            )));
+        }
+        let mut out = Vec::with_capacity(requests.len());
+        for (name, keys) in requests {
+            let table = self.table_def(name)?;
+            let mut seen = BTreeSet::new();
+            for key in keys {
+                table.key_schema.validate_key(key)?;
+                if !seen.insert(table.key_schema.encode_key(key)?) {
+                    return Err(validation("Provided list of item keys contains duplicates"));
+                }
+            }
+            let found = self.inner.store.get_many(&table, keys)?;
+            out.push((name.clone(), found.into_iter().flatten().collect()));
+        }
+        Ok(out)
+    }
+
+    /// Puts and deletes up to 25 items across tables. eddy commits the whole
+    /// batch atomically (one log group), which DynamoDB permits but does not
+    /// promise; every request is validated before anything is written.
+    pub fn batch_write_item(&self, requests: Vec<(String, WriteRequest)>) -> Result<()> {
+        if requests.is_empty() || requests.len() > MAX_BATCH_WRITE {
+            return Err(validation(format!(
+                "Too many items requested for the BatchWriteItem call: {} requests, between 1 and {MAX_BATCH_WRITE} allowed",
+                requests.len()
+            )));
+        }
+        let mut ops = Vec::with_capacity(requests.len());
+        let mut seen = BTreeSet::new();
+        for (name, request) in requests {
+            let table = self.table_def(&name)?;
+            let (key, mutation): (Item, crate::write::Mutation<'_>) = match request {
+                WriteRequest::Put(item) => {
+                    table.key_schema.validate_item(&item)?;
+                    (
+                        table.key_schema.key_of(&item)?,
+                        Box::new(move |_| Ok(Some(item))),
+                    )
+                }
+                WriteRequest::Delete(key) => {
+                    table.key_schema.validate_key(&key)?;
+                    (key, Box::new(|_| Ok(None)))
+                }
+            };
+            if !seen.insert((table.id, table.key_schema.encode_key(&key)?)) {
+                return Err(validation("Provided list of item keys contains duplicates"));
+            }
+            ops.push(WriteOp {
+                table,
+                key,
+                mutation,
+            });
+        }
+        self.inner.write(ops)?;
+        Ok(())
+    }
+}
+
+fn only_none_or_all_old(returns: ReturnValues) -> Result<()> {
+    match returns {
+        ReturnValues::None | ReturnValues::AllOld => Ok(()),
+        other => Err(Error::Validation(format!(
+            "ReturnValues can only be NONE or ALL_OLD for this operation, got {other:?}"
+        ))),
+    }
+}
+
+fn pick_old(returns: ReturnValues, written: Option<Written>) -> Option<Item> {
+    match returns {
+        ReturnValues::AllOld => written.and_then(|w| w.old),
+        _ => None,
+    }
+}

@@ -1,0 +1,110 @@
+//! Database options.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use eddy_changelog::io::LogFs;
+pub use eddy_changelog::Durability;
+
+/// How a [`Database`](crate::Database) is opened.
+///
+/// ```
+/// use std::time::Duration;
+/// use eddy::{Durability, Options};
+/// let options = Options::new()
+///     .durability(Durability::Periodic(Duration::from_millis(10)))
+///     .cache_capacity(64 << 20)
+///     .checkpoint_every_bytes(32 << 20);
+/// assert_eq!(options.cache_capacity_bytes(), 64 << 20);
+/// ```
+#[derive(Clone)]
+pub struct Options {
+    pub(crate) durability: Durability,
+    pub(crate) cache_capacity: u64,
+    pub(crate) segment_size: u64,
+    pub(crate) checkpoint_every_bytes: u64,
+    pub(crate) checkpoint_interval: Option<Duration>,
+    pub(crate) log_fs: Option<Arc<dyn LogFs>>,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("durability", &self.durability)
+            .field("cache_capacity", &self.cache_capacity)
+            .field("segment_size", &self.segment_size)
+            .field("checkpoint_every_bytes", &self.checkpoint_every_bytes)
+            .field("checkpoint_interval", &self.checkpoint_interval)
+            .field("custom_log_fs", &self.log_fs.is_some())
+            .finish()
+    }
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            durability: Durability::Sync,
+            cache_capacity: 256 << 20,
+            segment_size: 64 << 20,
+            checkpoint_every_bytes: 64 << 20,
+            checkpoint_interval: Some(Duration::from_secs(60)),
+            log_fs: None,
+        }
+    }
+}
+
+impl Options {
+    /// The defaults: [`Durability::Sync`], a 256 MiB cache, 64 MiB log
+    /// segments, a checkpoint every 64 MiB of log or every minute.
+    pub fn new() -> Options {
+        Options::default()
+    }
+
+    /// When a write is acknowledged: after fdatasync (`Sync`, the default),
+    /// after the write reaches the OS with an fsync every interval
+    /// (`Periodic`), or after the write reaches the OS (`None`: survives a
+    /// process crash, not a power cut).
+    pub fn durability(mut self, durability: Durability) -> Options {
+        self.durability = durability;
+        self
+    }
+
+    /// sled's page cache size in bytes.
+    pub fn cache_capacity(mut self, bytes: u64) -> Options {
+        self.cache_capacity = bytes;
+        self
+    }
+
+    /// The configured cache size in bytes.
+    pub fn cache_capacity_bytes(&self) -> u64 {
+        self.cache_capacity
+    }
+
+    /// The size at which the change log starts a new segment file.
+    pub fn segment_size(mut self, bytes: u64) -> Options {
+        self.segment_size = bytes.max(4096);
+        self
+    }
+
+    /// Checkpoint in the background once this much change log has been
+    /// written since the last checkpoint. Bounds recovery time.
+    pub fn checkpoint_every_bytes(mut self, bytes: u64) -> Options {
+        self.checkpoint_every_bytes = bytes.max(1);
+        self
+    }
+
+    /// Also checkpoint on this interval when anything was written (`None`:
+    /// only by size, on close and on request).
+    pub fn checkpoint_interval(mut self, interval: Option<Duration>) -> Options {
+        self.checkpoint_interval = interval;
+        self
+    }
+
+    /// The file layer the change log uses, instead of the real file system:
+    /// for tests that inject fsync failures, full disks and short writes
+    /// (see [`eddy_changelog::io::fault::FaultFs`]).
+    pub fn log_fs(mut self, fs: Arc<dyn LogFs>) -> Options {
+        self.log_fs = Some(fs);
+        self
+    }
+}

@@ -1,0 +1,122 @@
+//! The write path: from a request to a logged, applied change.
+//!
+//! Every write, single or batched, goes through [`Inner::write`]:
+//!
+//! 1. Lock the stripes of every item it touches, in stripe order (so two
+//!    batches can never deadlock). Writes to one item are thereby serialised,
+//!    which is what makes each logged before image equal the previous after
+//!    image of that item.
+//! 2. Read the current items (the before images) and compute the after
+//!    images. Any validation failure returns here: nothing was logged.
+//! 3. Drop the writes that change nothing (same after image as before image,
+//!    or a delete of a missing item): they log nothing.
+//! 4. Append the changes to the change log as one group: the log writer
+//!    thread commits them, sharing one fdatasync with every other writer's
+//!    group that arrived meanwhile, and acknowledges.
+//! 5. Apply the after images to the store, then release the LSNs (the
+//!    checkpointer may now count them as stored) and the stripes.
+//!
+//! Reads go straight to the store, so they see every acknowledged write. A
+//! write is visible only once it is durable (with `Durability::Sync`),
+//! because step 5 follows step 4.
+
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::Ordering;
+
+use eddy_model::{codec, Change, Item, TableDef};
+use parking_lot::MutexGuard;
+
+use crate::db::{apply_all, Inner};
+use crate::error::{Error, Result};
+
+/// A function from the current item (if any) to the new item (`None`
+/// deletes it).
+pub(crate) type Mutation<'a> = Box<dyn FnOnce(Option<&Item>) -> Result<Option<Item>> + 'a>;
+
+/// One item write inside a [`Inner::write`] call.
+pub(crate) struct WriteOp<'a> {
+    pub table: TableDef,
+    /// The item's key attributes (validated against the table's schema).
+    pub key: Item,
+    pub mutation: Mutation<'a>,
+}
+
+/// The before and after image of one written item.
+pub(crate) struct Written {
+    pub old: Option<Item>,
+    pub new: Option<Item>,
+}
+
+impl Inner {
+    /// Performs a group of item writes atomically: all are logged in one
+    /// log frame, or none is.
+    pub(crate) fn write(&self, ops: Vec<WriteOp<'_>>) -> Result<Vec<Written>> {
+        self.check_writable()?;
+        let mut encoded = Vec::with_capacity(ops.len());
+        for op in &ops {
+            encoded.push(op.table.key_schema.encode_key(&op.key)?);
+        }
+        let mut stripe_ids: Vec<usize> = ops
+            .iter()
+            .zip(&encoded)
+            .map(|(op, key)| self.stripe_of(op.table.id, key))
+            .collect();
+        stripe_ids.sort_unstable();
+        stripe_ids.dedup();
+        let _guards: Vec<MutexGuard<'_, ()>> =
+            stripe_ids.iter().map(|&i| self.stripes[i].lock()).collect();
+
+        let mut written = Vec::with_capacity(ops.len());
+        let mut changes = Vec::new();
+        for op in ops {
+            let old = self.store.get(&op.table, &op.key)?;
+            let new = (op.mutation)(old.as_ref())?;
+            if let Some(new) = &new {
+                op.table.key_schema.validate_item(new)?;
+            }
+            if old != new {
+                changes.push(Change {
+                    table_id: op.table.id,
+                    table: op.table.name.clone(),
+                    keys: op.key,
+                    old_image: old.clone(),
+                    new_image: new.clone(),
+                });
+            }
+            written.push(Written { old, new });
+        }
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        if changes.is_empty() {
+            return Ok(written);
+        }
+        let payloads = changes.iter().map(codec::encode_change).collect();
+        let committed = self.log.append(payloads).inspect_err(|e| {
+            if matches!(e, eddy_changelog::Error::Poisoned(_)) {
+                self.poison(e.to_string());
+            }
+        })?;
+        // The changes are durable; the store must now reflect them before
+        // the stripes are released. If it cannot, reads would miss
+        // acknowledged data: stop writing and let recovery fix the store.
+        if let Err(e) = apply_all(&self.store, &changes) {
+            self.poison(format!("applying logged changes to the store failed: {e}"));
+            return Err(e);
+        }
+        drop(committed);
+        self.changes
+            .fetch_add(changes.len() as u64, Ordering::Relaxed);
+        Ok(written)
+    }
+
+    fn stripe_of(&self, table_id: u64, key: &[u8]) -> usize {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        table_id.hash(&mut hasher);
+        key.hash(&mut hasher);
+        (hasher.finish() as usize) % self.stripes.len()
+    }
+}
+
+/// Refuses an `Error::Validation` built from a model error's message.
+pub(crate) fn validation(msg: impl Into<String>) -> Error {
+    Error::Validation(msg.into())
+}
