@@ -398,3 +398,21 @@ impl Drop for Inner {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+    fn assert_send<T: Send>() {}
+
+    #[test]
+    fn handles_are_thread_safe() {
+        assert_send_sync::<ChangeLog>();
+        assert_send_sync::<Committed>();
+        assert_send_sync::<Error>();
+        assert_send::<LogReader>();
+        assert_send::<Subscription>();
+        assert_send_sync::<io::fault::FaultFs>();
+    }
+}

@@ -100,7 +100,8 @@ impl Subscription {
     }
 
     /// Like [`recv`](Self::recv) but gives up after `timeout`, returning
-    /// `Ok(None)`.
+    /// `Ok(None)`. Also returns [`Error::Closed`] once the log is closed and
+    /// drained.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<LogRecord>> {
         let deadline = Instant::now()
             .checked_add(timeout)
@@ -109,7 +110,8 @@ impl Subscription {
     }
 
     /// Return the next record if one is available without waiting for the
-    /// writer (it may still read from disk), else `Ok(None)`.
+    /// writer (it may still read from disk), else `Ok(None)`. Returns
+    /// [`Error::Closed`] once the log is closed and drained.
     pub fn try_recv(&mut self) -> Result<Option<LogRecord>> {
         self.next_inner(Wait::Poll)
     }
@@ -158,7 +160,7 @@ impl Subscription {
                 self.current = None;
             }
             if self.ended {
-                return Ok(None);
+                return Err(Error::Closed);
             }
             // 3. The live channel (register first if needed).
             let Some(rx) = &self.rx else {
@@ -214,7 +216,7 @@ impl Subscription {
         let shared = Arc::clone(&self.shared);
         let mut st = shared.state.lock();
         let committed = shared.committed.load(Ordering::Acquire);
-        if committed >= self.next && self.next == 1 {
+        if committed >= self.next {
             st.check_trimmed(self.next)?;
             self.reader = Some(LogReader::new_locked(
                 Arc::clone(&shared),

@@ -83,7 +83,7 @@ fn group_commit_8_threads_x_200_sync_appends() {
         syncs as f64 / 1600.0,
         log.stats().batches
     );
-    assert!(syncs >= 1 && syncs <= 1600, "{syncs}");
+    assert!((1..=1600).contains(&syncs), "{syncs}");
     assert_eq!(log.stats().fsyncs, syncs);
     assert_eq!(log.stats().appends, 1600);
     // The log content matches what each appender was told.
@@ -324,4 +324,32 @@ fn segments_roll_and_stats_track_them() {
         let base: u64 = f.file_stem().unwrap().to_str().unwrap().parse().unwrap();
         assert_eq!(base % 2, 1, "{f:?}");
     }
+}
+
+#[test]
+fn failed_periodic_fsync_poisons_later_appends() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ffs = FaultFs::new();
+    let opts = fault_opts(&ffs).durability(Durability::Periodic(Duration::from_millis(20)));
+    let (log, _) = open(tmp.path(), opts);
+    ffs.fail_all_syncs(true);
+    // Acknowledged after the write, before any fsync.
+    let _ = log.append(vec![b"a".to_vec()]).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match log.append(vec![b"b".to_vec()]) {
+            Err(Error::Poisoned(msg)) => {
+                assert!(msg.contains("fsync"), "{msg}");
+                break;
+            }
+            Ok(_) => assert!(std::time::Instant::now() < deadline, "never poisoned"),
+            Err(e) => panic!("unexpected {e}"),
+        }
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    ffs.clear_faults();
+    assert!(
+        matches!(log.sync(), Err(Error::Poisoned(_))),
+        "no retry as if fine"
+    );
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use proptest::prelude::*;
 
-use crate::change::Change;
+use crate::change::{Change, ChangeOrigin};
 use crate::number::Number;
 use crate::value::{AttributeValue, Item};
 
@@ -64,8 +64,9 @@ pub fn arb_change() -> impl Strategy<Value = Change> {
         prop::option::of(arb_item()),
         arb_item(),
         any::<bool>(),
+        any::<bool>(),
     )
-        .prop_map(|(table_id, table, keys, old, new, has_new)| {
+        .prop_map(|(table_id, table, keys, old, new, has_new, ttl)| {
             let new_image = if has_new || old.is_none() {
                 Some(new)
             } else {
@@ -77,6 +78,11 @@ pub fn arb_change() -> impl Strategy<Value = Change> {
                 keys,
                 old_image: old,
                 new_image,
+                origin: if ttl {
+                    ChangeOrigin::TimeToLive
+                } else {
+                    ChangeOrigin::Application
+                },
             }
         })
 }

@@ -40,6 +40,16 @@ impl fmt::Display for ChangeKind {
     }
 }
 
+/// Who made a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ChangeOrigin {
+    /// A write by the application (DynamoDB's `userIdentity: null`).
+    #[default]
+    Application,
+    /// A deletion by Time to Live expiry (DynamoDB's service identity).
+    TimeToLive,
+}
+
 /// An item change before the log commits it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
@@ -53,6 +63,8 @@ pub struct Change {
     pub old_image: Option<Item>,
     /// The whole item after the change; `None` for a remove.
     pub new_image: Option<Item>,
+    /// Who made the change.
+    pub origin: ChangeOrigin,
 }
 
 impl Change {
@@ -133,6 +145,7 @@ mod tests {
             keys: Item::new().with("pk", "a"),
             old_image: None,
             new_image: Some(item.clone()),
+            origin: ChangeOrigin::Application,
         };
         assert_eq!(change.kind(), Some(ChangeKind::Insert));
         change.old_image = Some(item.clone());

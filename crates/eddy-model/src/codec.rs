@@ -19,7 +19,7 @@ use bincode::enc::Encoder;
 use bincode::error::{DecodeError, EncodeError};
 use bincode::{Decode, Encode};
 
-use crate::change::Change;
+use crate::change::{Change, ChangeOrigin};
 use crate::error::{Error, Result};
 use crate::key::{KeyAttribute, KeySchema, KeyType};
 use crate::number::Number;
@@ -318,7 +318,12 @@ impl Encode for ChangeRef<'_> {
         c.table.encode(e)?;
         enc_map(c.keys.as_map(), e)?;
         enc_opt_item(c.old_image.as_ref(), e)?;
-        enc_opt_item(c.new_image.as_ref(), e)
+        enc_opt_item(c.new_image.as_ref(), e)?;
+        match c.origin {
+            ChangeOrigin::Application => 0u8,
+            ChangeOrigin::TimeToLive => 1u8,
+        }
+        .encode(e)
     }
 }
 
@@ -330,6 +335,11 @@ impl<C> Decode<C> for ChangeOwned {
             keys: Item::from(dec_map(d, 1)?),
             old_image: dec_opt_item(d)?,
             new_image: dec_opt_item(d)?,
+            origin: match u8::decode(d)? {
+                0 => ChangeOrigin::Application,
+                1 => ChangeOrigin::TimeToLive,
+                _ => return Err(invalid("unknown change origin")),
+            },
         };
         if change.kind().is_none() {
             return Err(invalid("change without images"));

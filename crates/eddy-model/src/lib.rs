@@ -12,6 +12,8 @@
 //! * item sizes by DynamoDB's rules ([`size`]), which enforce the 400 KB
 //!   limit and give change records their `SizeBytes`;
 //! * [`Change`] and [`ChangeRecord`], what the write-ahead log stores;
+//! * the JSON record DynamoDB writes into Kinesis for each change
+//!   ([`stream_record`]), byte for byte;
 //! * DynamoDB JSON ([`json`]) and the binary [`codec`], the only place
 //!   anything is encoded for storage.
 //!
@@ -35,13 +37,14 @@ pub mod json;
 pub mod key;
 pub mod number;
 pub mod size;
+pub mod stream_record;
 pub mod table;
 pub mod value;
 
 #[cfg(any(test, feature = "arbitrary"))]
 pub mod arbitrary;
 
-pub use change::{Change, ChangeKind, ChangeRecord};
+pub use change::{Change, ChangeKind, ChangeOrigin, ChangeRecord};
 pub use error::{Error, Result};
 pub use key::{KeyAttribute, KeySchema, KeyType};
 pub use number::Number;

@@ -23,7 +23,7 @@
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::Ordering;
 
-use eddy_model::{codec, Change, Item, TableDef};
+use eddy_model::{codec, Change, ChangeOrigin, Item, TableDef};
 use parking_lot::MutexGuard;
 
 use crate::db::{apply_all, Inner};
@@ -81,6 +81,7 @@ impl Inner {
                     keys: op.key,
                     old_image: old.clone(),
                     new_image: new.clone(),
+                    origin: ChangeOrigin::Application,
                 });
             }
             written.push(Written { old, new });

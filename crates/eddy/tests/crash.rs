@@ -232,7 +232,7 @@ fn run_cycle(
     );
     let report = db.recovery_report().clone();
     drop(db);
-    if cycle % 10 == 0 {
+    if cycle.is_multiple_of(10) {
         println!(
             "cycle {cycle}: {} acks, reopen replayed {} changes in {:?}",
             transcript.acks, report.replayed, report.elapsed

@@ -36,3 +36,11 @@ pub fn copy_dir(src: &Path, dst: &Path) {
         std::fs::copy(&p, dst.join(p.file_name().unwrap())).unwrap();
     }
 }
+
+/// `recv` with a generous timeout, so a broken subscription fails the test
+/// instead of hanging it.
+pub fn recv(sub: &mut eddy_changelog::Subscription) -> LogRecord {
+    sub.recv_timeout(std::time::Duration::from_secs(10))
+        .unwrap()
+        .expect("subscription delivered nothing within 10 s")
+}

@@ -1,0 +1,414 @@
+//! The JSON record DynamoDB writes into a Kinesis data stream for each item
+//! change, reproduced byte for byte.
+//!
+//! Consumers of Kinesis Data Streams for DynamoDB parse this record, so its
+//! shape is fixed by what AWS writes (see `shared/reference/aws-behaviour.md`
+//! §1): compact JSON with the fields in AWS's order, non-ASCII characters
+//! raw, `ApproximateCreationDateTime` an integer in epoch milliseconds or
+//! microseconds, `ApproximateCreationDateTimePrecision` only in microsecond
+//! records, `SizeBytes` by DynamoDB's size rules, and every binary value
+//! base64-encoded twice. serde's maps would sort or reorder the fields, so
+//! the record is written by hand.
+//!
+//! Two values AWS chooses freely are derived here instead, so that a change
+//! republished after a crash is recognisably the same record:
+//!
+//! * the event id is UUID-shaped and derived from the change's LSN;
+//! * the Kinesis partition key is 32 upper-case hex characters derived from
+//!   the table and the item's full primary key, so every change of one item
+//!   lands in one shard, in commit order.
+
+use std::fmt::Write as _;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use md5::{Digest, Md5};
+
+use crate::change::{ChangeOrigin, ChangeRecord};
+use crate::key::encode_key_value;
+use crate::value::{AttributeValue, Item};
+
+/// The precision of `ApproximateCreationDateTime` in a streaming
+/// destination's records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Precision {
+    /// Epoch milliseconds (13 digits), the default.
+    #[default]
+    Millisecond,
+    /// Epoch microseconds (16 digits), flagged in the record.
+    Microsecond,
+}
+
+impl Precision {
+    /// `"MILLISECOND"` or `"MICROSECOND"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Precision::Millisecond => "MILLISECOND",
+            Precision::Microsecond => "MICROSECOND",
+        }
+    }
+
+    /// Parses `"MILLISECOND"` or `"MICROSECOND"`.
+    pub fn parse(text: &str) -> Option<Precision> {
+        match text {
+            "MILLISECOND" => Some(Precision::Millisecond),
+            "MICROSECOND" => Some(Precision::Microsecond),
+            _ => None,
+        }
+    }
+}
+
+/// The event id of the change at `lsn`: a lowercase, version-4-shaped UUID
+/// derived from the LSN, the same every time the change is published.
+///
+/// ```
+/// let id = eddy_model::stream_record::event_id(42);
+/// assert_eq!(id.len(), 36);
+/// assert_eq!(id, eddy_model::stream_record::event_id(42));
+/// assert_ne!(id, eddy_model::stream_record::event_id(43));
+/// ```
+pub fn event_id(lsn: u64) -> String {
+    let mut hasher = Md5::new();
+    hasher.update(b"eddy change ");
+    hasher.update(lsn.to_be_bytes());
+    let digest: [u8; 16] = hasher.finalize().into();
+    uuid::Builder::from_random_bytes(digest)
+        .into_uuid()
+        .hyphenated()
+        .to_string()
+}
+
+/// The Kinesis partition key of a change: upper-case hex MD5 of the table
+/// name and the item's primary key attributes (name and value, in name
+/// order).
+pub fn partition_key(table: &str, keys: &Item) -> String {
+    let mut hasher = Md5::new();
+    hasher.update(table.as_bytes());
+    let mut buf = Vec::new();
+    for (name, value) in keys {
+        buf.clear();
+        buf.push(0);
+        buf.extend_from_slice(name.as_bytes());
+        buf.push(0);
+        encode_key_value(value, &mut buf);
+        hasher.update(&buf);
+    }
+    let digest: [u8; 16] = hasher.finalize().into();
+    let mut out = String::with_capacity(32);
+    for b in digest {
+        let _ = write!(out, "{b:02X}");
+    }
+    out
+}
+
+/// One Kinesis record's `Data` for a change.
+#[derive(Debug, Clone)]
+pub struct KinesisRecord<'a> {
+    /// The table's region (`awsRegion`).
+    pub aws_region: &'a str,
+    /// The event id (see [`event_id`]).
+    pub event_id: String,
+    /// The timestamp precision of the destination.
+    pub precision: Precision,
+    /// The committed change.
+    pub record: &'a ChangeRecord,
+}
+
+impl<'a> KinesisRecord<'a> {
+    /// The record for a committed change, with its LSN-derived event id.
+    pub fn new(
+        record: &'a ChangeRecord,
+        aws_region: &'a str,
+        precision: Precision,
+    ) -> KinesisRecord<'a> {
+        KinesisRecord {
+            aws_region,
+            event_id: event_id(record.lsn),
+            precision,
+            record,
+        }
+    }
+
+    /// The compact JSON text, exactly as DynamoDB writes it.
+    pub fn to_json(&self) -> String {
+        let change = &self.record.change;
+        let mut out = String::with_capacity(256);
+        out.push_str("{\"awsRegion\":");
+        push_str(&mut out, self.aws_region);
+        out.push_str(",\"eventID\":");
+        push_str(&mut out, &self.event_id);
+        out.push_str(",\"eventName\":\"");
+        out.push_str(self.record.kind().as_str());
+        out.push_str("\",\"userIdentity\":");
+        out.push_str(match change.origin {
+            ChangeOrigin::Application => "null",
+            ChangeOrigin::TimeToLive => {
+                "{\"type\":\"Service\",\"principalId\":\"dynamodb.amazonaws.com\"}"
+            }
+        });
+        out.push_str(",\"recordFormat\":\"application/json\",\"tableName\":");
+        push_str(&mut out, &change.table);
+        let time = match self.precision {
+            Precision::Millisecond => self.record.created_micros / 1000,
+            Precision::Microsecond => self.record.created_micros,
+        };
+        let _ = write!(
+            out,
+            ",\"dynamodb\":{{\"ApproximateCreationDateTime\":{time},\"Keys\":"
+        );
+        push_map(&mut out, &change.keys);
+        if let Some(new) = &change.new_image {
+            out.push_str(",\"NewImage\":");
+            push_map(&mut out, new);
+        }
+        if let Some(old) = &change.old_image {
+            out.push_str(",\"OldImage\":");
+            push_map(&mut out, old);
+        }
+        let _ = write!(out, ",\"SizeBytes\":{}", self.record.size_bytes());
+        if self.precision == Precision::Microsecond {
+            out.push_str(",\"ApproximateCreationDateTimePrecision\":\"MICROSECOND\"");
+        }
+        out.push_str("},\"eventSource\":\"aws:dynamodb\"}");
+        out
+    }
+}
+
+fn push_str(out: &mut String, s: &str) {
+    // serde_json escapes exactly what JSON requires and leaves non-ASCII raw.
+    out.push_str(&serde_json::Value::from(s).to_string());
+}
+
+fn push_binary(out: &mut String, raw: &[u8]) {
+    // Double base64: the API's base64 text, encoded again.
+    out.push('"');
+    out.push_str(&BASE64.encode(BASE64.encode(raw)));
+    out.push('"');
+}
+
+fn push_map<'v>(
+    out: &mut String,
+    entries: impl IntoIterator<Item = (&'v String, &'v AttributeValue)>,
+) {
+    out.push('{');
+    for (i, (name, value)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_str(out, name);
+        out.push(':');
+        push_value(out, value);
+    }
+    out.push('}');
+}
+
+fn push_list<'v>(out: &mut String, items: impl IntoIterator<Item = &'v str>) {
+    out.push('[');
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_str(out, item);
+    }
+    out.push(']');
+}
+
+fn push_value(out: &mut String, value: &AttributeValue) {
+    match value {
+        AttributeValue::S(s) => {
+            out.push_str("{\"S\":");
+            push_str(out, s);
+        }
+        AttributeValue::N(n) => {
+            let _ = write!(out, "{{\"N\":\"{n}\"");
+        }
+        AttributeValue::B(b) => {
+            out.push_str("{\"B\":");
+            push_binary(out, b);
+        }
+        AttributeValue::Bool(b) => {
+            let _ = write!(out, "{{\"BOOL\":{b}");
+        }
+        AttributeValue::Null => out.push_str("{\"NULL\":true"),
+        AttributeValue::M(m) => {
+            out.push_str("{\"M\":");
+            push_map(out, m);
+        }
+        AttributeValue::L(l) => {
+            out.push_str("{\"L\":[");
+            for (i, v) in l.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_value(out, v);
+            }
+            out.push(']');
+        }
+        AttributeValue::Ss(s) => {
+            out.push_str("{\"SS\":");
+            push_list(out, s.iter().map(String::as_str));
+        }
+        AttributeValue::Ns(s) => {
+            out.push_str("{\"NS\":");
+            let texts: Vec<String> = s.iter().map(ToString::to_string).collect();
+            push_list(out, texts.iter().map(String::as_str));
+        }
+        AttributeValue::Bs(s) => {
+            out.push_str("{\"BS\":[");
+            for (i, b) in s.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_binary(out, b);
+            }
+            out.push(']');
+        }
+    }
+    out.push('}');
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::change::Change;
+
+    fn item(json: &str) -> Item {
+        Item::from_json_str(json).unwrap()
+    }
+
+    /// Builds the record for a change and renders it with a given event id.
+    fn render(
+        table: &str,
+        micros: u64,
+        keys: &str,
+        old: Option<&str>,
+        new: Option<&str>,
+        origin: ChangeOrigin,
+        precision: Precision,
+        event: &str,
+    ) -> String {
+        let record = ChangeRecord {
+            lsn: 1,
+            created_micros: micros,
+            change: Change {
+                table_id: 1,
+                table: table.into(),
+                keys: item(keys),
+                old_image: old.map(item),
+                new_image: new.map(item),
+                origin,
+            },
+        };
+        let mut r = KinesisRecord::new(&record, "us-east-1", precision);
+        r.event_id = event.into();
+        r.to_json()
+    }
+
+    // The four example records of shared/reference/aws-behaviour.md §1.8,
+    // attributes in name order (AWS's order is arbitrary).
+
+    #[test]
+    fn insert_millisecond() {
+        let json = render(
+            "Music",
+            1_700_000_000_123_456,
+            r#"{"Artist":{"S":"No One You Know"},"SongTitle":{"S":"Call Me Today"}}"#,
+            None,
+            Some(
+                r#"{"Artist":{"S":"No One You Know"},"SongTitle":{"S":"Call Me Today"},"AlbumTitle":{"S":"Somewhat Famous"},"Awards":{"N":"1"}}"#,
+            ),
+            ChangeOrigin::Application,
+            Precision::Millisecond,
+            "0f6b3c1e-6a3c-4f57-9d2a-1b2c3d4e5f60",
+        );
+        assert_eq!(
+            json,
+            r#"{"awsRegion":"us-east-1","eventID":"0f6b3c1e-6a3c-4f57-9d2a-1b2c3d4e5f60","eventName":"INSERT","userIdentity":null,"recordFormat":"application/json","tableName":"Music","dynamodb":{"ApproximateCreationDateTime":1700000000123,"Keys":{"Artist":{"S":"No One You Know"},"SongTitle":{"S":"Call Me Today"}},"NewImage":{"AlbumTitle":{"S":"Somewhat Famous"},"Artist":{"S":"No One You Know"},"Awards":{"N":"1"},"SongTitle":{"S":"Call Me Today"}},"SizeBytes":119},"eventSource":"aws:dynamodb"}"#
+        );
+    }
+
+    #[test]
+    fn modify_microsecond_with_binary() {
+        // Raw bytes 12 02 08 7B -> 13 02 08 7B; the API base64 is EgIIew== / EwIIew==.
+        let json = render(
+            "Blobs",
+            1_700_000_000_123_456,
+            r#"{"id":{"S":"1"}}"#,
+            Some(r#"{"id":{"S":"1"},"blob":{"B":"EgIIew=="}}"#),
+            Some(r#"{"id":{"S":"1"},"blob":{"B":"EwIIew=="}}"#),
+            ChangeOrigin::Application,
+            Precision::Microsecond,
+            "7c1d2e3f-0a1b-4c2d-8e3f-405162738495",
+        );
+        assert_eq!(
+            json,
+            r#"{"awsRegion":"us-east-1","eventID":"7c1d2e3f-0a1b-4c2d-8e3f-405162738495","eventName":"MODIFY","userIdentity":null,"recordFormat":"application/json","tableName":"Blobs","dynamodb":{"ApproximateCreationDateTime":1700000000123456,"Keys":{"id":{"S":"1"}},"NewImage":{"blob":{"B":"RXdJSWV3PT0="},"id":{"S":"1"}},"OldImage":{"blob":{"B":"RWdJSWV3PT0="},"id":{"S":"1"}},"SizeBytes":25,"ApproximateCreationDateTimePrecision":"MICROSECOND"},"eventSource":"aws:dynamodb"}"#
+        );
+    }
+
+    #[test]
+    fn remove_by_ttl() {
+        let json = render(
+            "Sessions",
+            1_700_000_000_500_999,
+            r#"{"pk":{"S":"session#42"}}"#,
+            Some(r#"{"pk":{"S":"session#42"},"expiresAt":{"N":"1699990000"}}"#),
+            None,
+            ChangeOrigin::TimeToLive,
+            Precision::Millisecond,
+            "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d",
+        );
+        assert_eq!(
+            json,
+            r#"{"awsRegion":"us-east-1","eventID":"a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d","eventName":"REMOVE","userIdentity":{"type":"Service","principalId":"dynamodb.amazonaws.com"},"recordFormat":"application/json","tableName":"Sessions","dynamodb":{"ApproximateCreationDateTime":1700000000500,"Keys":{"pk":{"S":"session#42"}},"OldImage":{"expiresAt":{"N":"1699990000"},"pk":{"S":"session#42"}},"SizeBytes":37},"eventSource":"aws:dynamodb"}"#
+        );
+    }
+
+    #[test]
+    fn insert_with_every_type() {
+        let json = render(
+            "Kitchen",
+            1_700_000_000_999_000,
+            r#"{"pk":{"S":"k"},"sk":{"N":"-12.5"}}"#,
+            None,
+            Some(
+                r#"{"pk":{"S":"k"},"sk":{"N":"-12.5"},"ok":{"BOOL":true},"none":{"NULL":true},"tags":{"SS":["a","bc"]},"nums":{"NS":["1","100"]},"bins":{"BS":["AAE=","/w=="]},"m":{"M":{"x":{"S":"y"},"l":{"L":[{"N":"0"},{"S":"é"}]}}}}"#,
+            ),
+            ChangeOrigin::Application,
+            Precision::Millisecond,
+            "5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9",
+        );
+        assert_eq!(
+            json,
+            r#"{"awsRegion":"us-east-1","eventID":"5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9","eventName":"INSERT","userIdentity":null,"recordFormat":"application/json","tableName":"Kitchen","dynamodb":{"ApproximateCreationDateTime":1700000000999,"Keys":{"pk":{"S":"k"},"sk":{"N":"-12.5"}},"NewImage":{"bins":{"BS":["QUFFPQ==","L3c9PQ=="]},"m":{"M":{"l":{"L":[{"N":"0"},{"S":"é"}]},"x":{"S":"y"}}},"none":{"NULL":true},"nums":{"NS":["1","100"]},"ok":{"BOOL":true},"pk":{"S":"k"},"sk":{"N":"-12.5"},"tags":{"SS":["a","bc"]}},"SizeBytes":65},"eventSource":"aws:dynamodb"}"#
+        );
+        // The record is valid JSON.
+        serde_json::from_str::<serde_json::Value>(&json).unwrap();
+    }
+
+    #[test]
+    fn ids_and_partition_keys_are_stable_and_shaped_like_aws() {
+        let id = event_id(7);
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "4");
+        assert!(id
+            .chars()
+            .all(|c| c == '-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        let keys = item(r#"{"pk":{"S":"a"},"sk":{"N":"1"}}"#);
+        let pk = partition_key("orders", &keys);
+        assert_eq!(pk.len(), 32);
+        assert!(pk
+            .chars()
+            .all(|c| c.is_ascii_digit() || ('A'..='F').contains(&c)));
+        assert_eq!(
+            pk,
+            partition_key("orders", &item(r#"{"sk":{"N":"1.0"},"pk":{"S":"a"}}"#))
+        );
+        assert_ne!(pk, partition_key("orders2", &keys));
+        assert_ne!(
+            pk,
+            partition_key("orders", &item(r#"{"pk":{"S":"a"},"sk":{"N":"2"}}"#))
+        );
+    }
+}
