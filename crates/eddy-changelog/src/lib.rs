@@ -35,7 +35,7 @@
 
 mod error;
 mod frame;
-pub mod io;
+pub use eddy_model::io;
 mod options;
 mod reader;
 mod recovery;

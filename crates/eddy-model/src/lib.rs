@@ -14,6 +14,8 @@
 //! * [`Change`] and [`ChangeRecord`], what the write-ahead log stores;
 //! * the JSON record DynamoDB writes into Kinesis for each change
 //!   ([`stream_record`]), byte for byte;
+//! * [`io`], the one narrow file layer every log-structured file goes
+//!   through, so tests can inject fsync failures, full disks and torn writes;
 //! * DynamoDB JSON ([`json`]) and the binary [`codec`], the only place
 //!   anything is encoded for storage.
 //!
@@ -33,6 +35,7 @@
 pub mod change;
 pub mod codec;
 pub mod error;
+pub mod io;
 pub mod json;
 pub mod key;
 pub mod number;

@@ -284,8 +284,7 @@ mod tests {
         keys: &str,
         old: Option<&str>,
         new: Option<&str>,
-        origin: ChangeOrigin,
-        precision: Precision,
+        (origin, precision): (ChangeOrigin, Precision),
         event: &str,
     ) -> String {
         let record = ChangeRecord {
@@ -318,8 +317,7 @@ mod tests {
             Some(
                 r#"{"Artist":{"S":"No One You Know"},"SongTitle":{"S":"Call Me Today"},"AlbumTitle":{"S":"Somewhat Famous"},"Awards":{"N":"1"}}"#,
             ),
-            ChangeOrigin::Application,
-            Precision::Millisecond,
+            (ChangeOrigin::Application, Precision::Millisecond),
             "0f6b3c1e-6a3c-4f57-9d2a-1b2c3d4e5f60",
         );
         assert_eq!(
@@ -337,8 +335,7 @@ mod tests {
             r#"{"id":{"S":"1"}}"#,
             Some(r#"{"id":{"S":"1"},"blob":{"B":"EgIIew=="}}"#),
             Some(r#"{"id":{"S":"1"},"blob":{"B":"EwIIew=="}}"#),
-            ChangeOrigin::Application,
-            Precision::Microsecond,
+            (ChangeOrigin::Application, Precision::Microsecond),
             "7c1d2e3f-0a1b-4c2d-8e3f-405162738495",
         );
         assert_eq!(
@@ -355,8 +352,7 @@ mod tests {
             r#"{"pk":{"S":"session#42"}}"#,
             Some(r#"{"pk":{"S":"session#42"},"expiresAt":{"N":"1699990000"}}"#),
             None,
-            ChangeOrigin::TimeToLive,
-            Precision::Millisecond,
+            (ChangeOrigin::TimeToLive, Precision::Millisecond),
             "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d",
         );
         assert_eq!(
@@ -375,8 +371,7 @@ mod tests {
             Some(
                 r#"{"pk":{"S":"k"},"sk":{"N":"-12.5"},"ok":{"BOOL":true},"none":{"NULL":true},"tags":{"SS":["a","bc"]},"nums":{"NS":["1","100"]},"bins":{"BS":["AAE=","/w=="]},"m":{"M":{"x":{"S":"y"},"l":{"L":[{"N":"0"},{"S":"é"}]}}}}"#,
             ),
-            ChangeOrigin::Application,
-            Precision::Millisecond,
+            (ChangeOrigin::Application, Precision::Millisecond),
             "5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9",
         );
         assert_eq!(

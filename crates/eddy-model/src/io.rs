@@ -1,4 +1,5 @@
-//! The one narrow file-system layer every change-log file access goes through.
+//! The one narrow file-system layer every log-structured file of eddy goes
+//! through: change-log segments, stream segments and their metadata.
 //!
 //! Durability bugs hide in error paths (a failed fsync, a full disk, a short
 //! write), and those paths are almost impossible to reach with a real file
@@ -32,6 +33,9 @@ pub trait LogFs: Send + Sync + 'static {
     fn remove_file(&self, path: &Path) -> io::Result<()>;
     /// Make directory-entry changes (creates, removes) in `dir` durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+    /// Atomically rename `from` to `to`, replacing `to` if it exists (make
+    /// it durable with [`LogFs::sync_dir`]).
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
 }
 
 /// An open log file.
@@ -119,6 +123,10 @@ impl LogFs for StdFs {
         std::fs::remove_file(path)
     }
 
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)
+    }
+
     #[cfg(unix)]
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         File::open(dir)?.sync_all()
@@ -134,11 +142,7 @@ impl LogFs for StdFs {
 
 /// Read exactly `buf.len()` bytes at `offset` unless EOF comes first; returns
 /// how many bytes were read.
-pub(crate) fn read_full_at(
-    file: &mut dyn LogFile,
-    offset: u64,
-    buf: &mut [u8],
-) -> io::Result<usize> {
+pub fn read_full_at(file: &mut dyn LogFile, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
     let mut done = 0;
     while done < buf.len() {
         let n = file.read_at(offset + done as u64, &mut buf[done..])?;
@@ -326,6 +330,10 @@ pub mod fault {
 
         fn sync_dir(&self, dir: &Path) -> io::Result<()> {
             self.inner.sync_dir(dir)
+        }
+
+        fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+            self.inner.rename(from, to)
         }
     }
 }

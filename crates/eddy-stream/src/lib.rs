@@ -1,0 +1,1 @@
+//! eddy-stream (being built).
