@@ -20,6 +20,8 @@ use bincode::error::{DecodeError, EncodeError};
 use bincode::{Decode, Encode};
 
 use crate::change::{Change, ChangeOrigin};
+use crate::destination::{DestinationStatus, StreamingDestination};
+use crate::stream_record::Precision;
 use crate::error::{Error, Result};
 use crate::key::{KeyAttribute, KeySchema, KeyType};
 use crate::number::Number;
@@ -66,6 +68,16 @@ pub fn encode_table(table: &TableDef) -> Vec<u8> {
 /// Decodes a table definition encoded by [`encode_table`].
 pub fn decode_table(bytes: &[u8]) -> Result<TableDef> {
     decode::<Versioned<TableOwned>>(bytes, "table definition").map(|v| v.0 .0)
+}
+
+/// Encodes a streaming destination.
+pub fn encode_destination(destination: &StreamingDestination) -> Vec<u8> {
+    encode(&Versioned(DestinationRef(destination)))
+}
+
+/// Decodes a streaming destination encoded by [`encode_destination`].
+pub fn decode_destination(bytes: &[u8]) -> Result<StreamingDestination> {
+    decode::<Versioned<DestinationOwned>>(bytes, "streaming destination").map(|v| v.0 .0)
 }
 
 fn encode<T: Encode>(value: &T) -> Vec<u8> {
@@ -412,6 +424,48 @@ impl<C> Decode<C> for TableOwned {
     }
 }
 
+struct DestinationRef<'a>(&'a StreamingDestination);
+struct DestinationOwned(StreamingDestination);
+
+impl Encode for DestinationRef<'_> {
+    fn encode<E: Encoder>(&self, e: &mut E) -> Result<(), EncodeError> {
+        let d = self.0;
+        d.table_id.encode(e)?;
+        d.stream_arn.encode(e)?;
+        match d.precision {
+            None => 0u8,
+            Some(Precision::Millisecond) => 1u8,
+            Some(Precision::Microsecond) => 2u8,
+        }
+        .encode(e)?;
+        d.status.code().encode(e)?;
+        d.status_description.encode(e)?;
+        d.start_after_lsn.encode(e)
+    }
+}
+
+impl<C> Decode<C> for DestinationOwned {
+    fn decode<D: Decoder<Context = C>>(d: &mut D) -> Result<Self, DecodeError> {
+        let table_id = u64::decode(d)?;
+        let stream_arn = String::decode(d)?;
+        let precision = match u8::decode(d)? {
+            0 => None,
+            1 => Some(Precision::Millisecond),
+            2 => Some(Precision::Microsecond),
+            _ => return Err(invalid("unknown precision")),
+        };
+        let status = DestinationStatus::from_code(u8::decode(d)?).ok_or_else(|| invalid("unknown destination status"))?;
+        Ok(DestinationOwned(StreamingDestination {
+            table_id,
+            stream_arn,
+            precision,
+            status,
+            status_description: Option::<String>::decode(d)?,
+            start_after_lsn: u64::decode(d)?,
+        }))
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -433,6 +487,23 @@ mod tests {
             };
             assert_eq!(decode_table(&encode_table(&t)).unwrap(), t);
         }
+    }
+
+    #[test]
+    fn destinations_round_trip() {
+        let mut d = StreamingDestination {
+            table_id: 3,
+            stream_arn: "arn:aws:kinesis:us-east-1:000000000000:stream/s".into(),
+            precision: None,
+            status: DestinationStatus::Active,
+            status_description: None,
+            start_after_lsn: 17,
+        };
+        assert_eq!(decode_destination(&encode_destination(&d)).unwrap(), d);
+        d.precision = Some(Precision::Microsecond);
+        d.status = DestinationStatus::EnableFailed;
+        d.status_description = Some("Stream s not found".into());
+        assert_eq!(decode_destination(&encode_destination(&d)).unwrap(), d);
     }
 
     #[test]

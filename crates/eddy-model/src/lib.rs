@@ -34,6 +34,7 @@
 
 pub mod change;
 pub mod codec;
+pub mod destination;
 pub mod error;
 pub mod io;
 pub mod json;
@@ -47,6 +48,8 @@ pub mod value;
 #[cfg(any(test, feature = "arbitrary"))]
 pub mod arbitrary;
 
+pub use destination::{DestinationStatus, StreamingDestination};
+pub use stream_record::Precision;
 pub use change::{Change, ChangeKind, ChangeOrigin, ChangeRecord};
 pub use error::{Error, Result};
 pub use key::{KeyAttribute, KeySchema, KeyType};

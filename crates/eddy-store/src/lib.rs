@@ -116,6 +116,7 @@ struct Inner {
     catalog: sled::Tree,
     /// The table id counter and the checkpoint LSN.
     meta: sled::Tree,
+    state: sled::Tree,
     tables: RwLock<Catalog>,
     /// Serialises DDL.
     ddl: Mutex<()>,
@@ -142,6 +143,7 @@ impl Store {
             .open()?;
         let catalog = db.open_tree("catalog")?;
         let meta = db.open_tree("meta")?;
+        let state = db.open_tree("state")?;
         let tables = Catalog::load(&db, &catalog, &meta)?;
         tracing::debug!(dir = %dir.display(), tables = tables.by_id.len(), "opened store");
         Ok(Store {
@@ -149,6 +151,7 @@ impl Store {
                 db,
                 catalog,
                 meta,
+                state,
                 tables: RwLock::new(tables),
                 ddl: Mutex::new(()),
                 checkpoint: Mutex::new(()),
@@ -248,6 +251,36 @@ impl Store {
         }
         self.inner.db.flush()?;
         Ok(())
+    }
+
+    /// Stores a small named record beside the tables, for the layer that
+    /// embeds the store (streaming destinations, publisher positions). Like
+    /// items, it is durable at the next [`checkpoint`](Store::checkpoint) or
+    /// [`flush`](Store::flush), not before.
+    pub fn put_state(&self, key: &str, value: &[u8]) -> Result<()> {
+        self.inner.state.insert(key.as_bytes(), value)?;
+        Ok(())
+    }
+
+    /// Reads a record stored with [`put_state`](Store::put_state).
+    pub fn get_state(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.inner.state.get(key.as_bytes())?.map(|v| v.to_vec()))
+    }
+
+    /// Removes a record stored with [`put_state`](Store::put_state).
+    pub fn remove_state(&self, key: &str) -> Result<()> {
+        self.inner.state.remove(key.as_bytes())?;
+        Ok(())
+    }
+
+    /// Every record whose key starts with `prefix`, in key order.
+    pub fn state_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for entry in self.inner.state.scan_prefix(prefix.as_bytes()) {
+            let (k, v) = entry?;
+            out.push((String::from_utf8_lossy(&k).into_owned(), v.to_vec()));
+        }
+        Ok(out)
     }
 
     /// Flushes everything applied so far to disk.

@@ -5,7 +5,7 @@ mod common;
 
 use common::{item, open, put, sorted_table, store};
 use eddy_model::{Item, KeySchema, KeyType};
-use eddy_store::{Apply, Error, Scan, TableStats};
+use eddy_store::{Apply, Error, Scan, Store, StoreOptions, TableStats};
 
 #[test]
 fn create_describe_delete() {
@@ -270,4 +270,22 @@ fn store_is_send_sync_and_shared_by_clones() {
         th.join().unwrap();
     }
     assert_eq!(store.table_stats("shared").unwrap().item_count, 4);
+}
+
+#[test]
+fn state_records_persist_after_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+        store.put_state("destination/1", b"one").unwrap();
+        store.put_state("destination/2", b"two").unwrap();
+        store.put_state("publisher", b"p").unwrap();
+        store.remove_state("destination/2").unwrap();
+        store.flush().unwrap();
+    }
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    assert_eq!(store.get_state("publisher").unwrap(), Some(b"p".to_vec()));
+    assert_eq!(store.get_state("missing").unwrap(), None);
+    let entries = store.state_with_prefix("destination/").unwrap();
+    assert_eq!(entries, vec![("destination/1".to_string(), b"one".to_vec())]);
 }
