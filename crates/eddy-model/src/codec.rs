@@ -11,7 +11,7 @@
 //!
 //! Decoding never panics and never trusts its input: every tag, length,
 //! digit and nesting level is checked, and failures are
-//! [`Error::Decode`](crate::Error::Decode).
+//! [`Error::Decode`].
 
 use bincode::config::{self, Configuration, Limit, LittleEndian, Varint};
 use bincode::de::Decoder;
@@ -21,10 +21,10 @@ use bincode::{Decode, Encode};
 
 use crate::change::{Change, ChangeOrigin};
 use crate::destination::{DestinationStatus, StreamingDestination};
-use crate::stream_record::Precision;
 use crate::error::{Error, Result};
 use crate::key::{KeyAttribute, KeySchema, KeyType};
 use crate::number::Number;
+use crate::stream_record::Precision;
 use crate::table::TableDef;
 use crate::value::{AttributeValue, Item, Map, MAX_NESTING_DEPTH};
 
@@ -454,7 +454,8 @@ impl<C> Decode<C> for DestinationOwned {
             2 => Some(Precision::Microsecond),
             _ => return Err(invalid("unknown precision")),
         };
-        let status = DestinationStatus::from_code(u8::decode(d)?).ok_or_else(|| invalid("unknown destination status"))?;
+        let status = DestinationStatus::from_code(u8::decode(d)?)
+            .ok_or_else(|| invalid("unknown destination status"))?;
         Ok(DestinationOwned(StreamingDestination {
             table_id,
             stream_arn,

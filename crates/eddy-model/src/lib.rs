@@ -48,12 +48,12 @@ pub mod value;
 #[cfg(any(test, feature = "arbitrary"))]
 pub mod arbitrary;
 
-pub use destination::{DestinationStatus, StreamingDestination};
-pub use stream_record::Precision;
 pub use change::{Change, ChangeKind, ChangeOrigin, ChangeRecord};
+pub use destination::{DestinationStatus, StreamingDestination};
 pub use error::{Error, Result};
 pub use key::{KeyAttribute, KeySchema, KeyType};
 pub use number::Number;
 pub use size::{item_size, MAX_ITEM_SIZE};
+pub use stream_record::Precision;
 pub use table::{validate_table_name, TableDef};
 pub use value::{AttributeType, AttributeValue, Item, Map};

@@ -287,5 +287,8 @@ fn state_records_persist_after_flush() {
     assert_eq!(store.get_state("publisher").unwrap(), Some(b"p".to_vec()));
     assert_eq!(store.get_state("missing").unwrap(), None);
     let entries = store.state_with_prefix("destination/").unwrap();
-    assert_eq!(entries, vec![("destination/1".to_string(), b"one".to_vec())]);
+    assert_eq!(
+        entries,
+        vec![("destination/1".to_string(), b"one".to_vec())]
+    );
 }
