@@ -427,20 +427,39 @@ impl<C> Decode<C> for TableOwned {
 struct DestinationRef<'a>(&'a StreamingDestination);
 struct DestinationOwned(StreamingDestination);
 
+fn precision_code(p: Option<Precision>) -> u8 {
+    match p {
+        None => 0,
+        Some(Precision::Millisecond) => 1,
+        Some(Precision::Microsecond) => 2,
+    }
+}
+
+fn precision_from_code(code: u8) -> Result<Option<Precision>, DecodeError> {
+    match code {
+        0 => Ok(None),
+        1 => Ok(Some(Precision::Millisecond)),
+        2 => Ok(Some(Precision::Microsecond)),
+        _ => Err(invalid("unknown precision")),
+    }
+}
+
 impl Encode for DestinationRef<'_> {
     fn encode<E: Encoder>(&self, e: &mut E) -> Result<(), EncodeError> {
         let d = self.0;
         d.table_id.encode(e)?;
         d.stream_arn.encode(e)?;
-        match d.precision {
-            None => 0u8,
-            Some(Precision::Millisecond) => 1u8,
-            Some(Precision::Microsecond) => 2u8,
-        }
-        .encode(e)?;
         d.status.code().encode(e)?;
         d.status_description.encode(e)?;
-        d.start_after_lsn.encode(e)
+        d.start_after_lsn.encode(e)?;
+        d.stop_after_lsn.encode(e)?;
+        d.published_lsn.encode(e)?;
+        enc_len(d.precisions.len(), e)?;
+        for (after, precision) in &d.precisions {
+            after.encode(e)?;
+            precision_code(*precision).encode(e)?;
+        }
+        Ok(())
     }
 }
 
@@ -448,21 +467,27 @@ impl<C> Decode<C> for DestinationOwned {
     fn decode<D: Decoder<Context = C>>(d: &mut D) -> Result<Self, DecodeError> {
         let table_id = u64::decode(d)?;
         let stream_arn = String::decode(d)?;
-        let precision = match u8::decode(d)? {
-            0 => None,
-            1 => Some(Precision::Millisecond),
-            2 => Some(Precision::Microsecond),
-            _ => return Err(invalid("unknown precision")),
-        };
         let status = DestinationStatus::from_code(u8::decode(d)?)
             .ok_or_else(|| invalid("unknown destination status"))?;
+        let status_description = Option::<String>::decode(d)?;
+        let start_after_lsn = u64::decode(d)?;
+        let stop_after_lsn = Option::<u64>::decode(d)?;
+        let published_lsn = u64::decode(d)?;
+        let len = dec_len(d)?;
+        let mut precisions = Vec::with_capacity(len.min(64));
+        for _ in 0..len {
+            let after = u64::decode(d)?;
+            precisions.push((after, precision_from_code(u8::decode(d)?)?));
+        }
         Ok(DestinationOwned(StreamingDestination {
             table_id,
             stream_arn,
-            precision,
             status,
-            status_description: Option::<String>::decode(d)?,
-            start_after_lsn: u64::decode(d)?,
+            status_description,
+            start_after_lsn,
+            stop_after_lsn,
+            published_lsn,
+            precisions,
         }))
     }
 }
@@ -495,13 +520,16 @@ mod tests {
         let mut d = StreamingDestination {
             table_id: 3,
             stream_arn: "arn:aws:kinesis:us-east-1:000000000000:stream/s".into(),
-            precision: None,
             status: DestinationStatus::Active,
             status_description: None,
             start_after_lsn: 17,
+            stop_after_lsn: None,
+            published_lsn: 17,
+            precisions: vec![(17, None)],
         };
         assert_eq!(decode_destination(&encode_destination(&d)).unwrap(), d);
-        d.precision = Some(Precision::Microsecond);
+        d.precisions.push((40, Some(Precision::Microsecond)));
+        d.stop_after_lsn = Some(90);
         d.status = DestinationStatus::EnableFailed;
         d.status_description = Some("Stream s not found".into());
         assert_eq!(decode_destination(&encode_destination(&d)).unwrap(), d);
