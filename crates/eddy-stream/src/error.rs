@@ -104,10 +104,7 @@ impl Error {
 }
 
 /// A closure turning an `io::Error` into [`Error::Io`] with context.
-pub(crate) fn io_ctx(
-    what: &str,
-    path: &std::path::Path,
-) -> impl FnOnce(std::io::Error) -> Error {
+pub(crate) fn io_ctx(what: &str, path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error {
     let ctx = format!("{what} {}", path.display());
     move |e| Error::io(ctx, e)
 }

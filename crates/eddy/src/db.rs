@@ -5,7 +5,8 @@
 //! ```text
 //! <dir>/LOCK     held with an exclusive file lock while a process has it open
 //! <dir>/log/     the write-ahead change log: {first LSN:020}.wal segments
-//! <dir>/store/   the sled database holding tables and the checkpoint LSN
+//! <dir>/store/   the sled database holding tables, destinations and the checkpoint LSN
+//! <dir>/streams/ Kinesis-style streams: metadata and per-shard segments
 //! ```
 //!
 //! The change log is the point of durability. The store is applied to after
@@ -22,14 +23,18 @@ use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use std::collections::HashMap;
+
 use crossbeam_channel::{Receiver, Sender};
 use eddy_changelog::{ChangeLog, LogOptions};
 use eddy_model::codec;
 use eddy_store::{Apply, Store, StoreOptions};
 use parking_lot::Mutex;
 
+use crate::destinations::DestinationMap;
 use crate::error::{Error, Result};
 use crate::options::Options;
+use crate::publisher::StreamingMetrics;
 
 /// Number of lock stripes serialising writes to the same item.
 const STRIPES: usize = 4096;
@@ -59,12 +64,30 @@ const REPLAY_BATCH: usize = 1024;
 #[derive(Clone)]
 pub struct Database {
     pub(crate) inner: Arc<Inner>,
+    /// Shared by the user's handles only (background threads hold `inner`
+    /// weakly): when the last handle goes, the database closes at once,
+    /// joining its threads, so the directory can be reopened right away.
+    _open: Arc<OpenHandle>,
+}
+
+struct OpenHandle(Arc<Inner>);
+
+impl Drop for OpenHandle {
+    fn drop(&mut self) {
+        if let Err(e) = self.0.close() {
+            tracing::error!(error = %e, "closing database");
+        }
+    }
 }
 
 pub(crate) struct Inner {
     pub(crate) dir: PathBuf,
     pub(crate) log: ChangeLog,
     pub(crate) store: Store,
+    pub(crate) streams: eddy_stream::Streams,
+    pub(crate) destinations: Mutex<DestinationMap>,
+    pub(crate) publishers: Mutex<HashMap<(u64, String), JoinHandle<()>>>,
+    pub(crate) streaming_metrics: Mutex<HashMap<u64, StreamingMetrics>>,
     pub(crate) stripes: Box<[Mutex<()>]>,
     pub(crate) poisoned: Mutex<Option<String>>,
     pub(crate) closed: AtomicBool,
@@ -157,6 +180,13 @@ impl Database {
             ..RecoveryReport::default()
         };
         replay(&log, &store, &mut recovery)?;
+        let streams = eddy_stream::Streams::open(
+            &dir.join("streams"),
+            eddy_stream::StreamOptions::new()
+                .region(&options.region)
+                .account_id(&options.account),
+        )?;
+        let destinations = Inner::load_destinations(&store)?;
         recovery.elapsed = started.elapsed();
         tracing::info!(
             dir = %dir.display(),
@@ -183,10 +213,27 @@ impl Database {
             recovery,
             log,
             store,
+            streams,
+            destinations: Mutex::new(destinations),
+            publishers: Mutex::new(HashMap::new()),
+            streaming_metrics: Mutex::new(HashMap::new()),
             _lock: lock,
         });
         start_checkpointer(&inner);
-        Ok(Database { inner })
+        let pending: Vec<(u64, String)> = inner
+            .destinations
+            .lock()
+            .iter()
+            .filter(|(_, d)| !d.is_drained())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in pending {
+            crate::publisher::start(&inner, key);
+        }
+        Ok(Database {
+            _open: Arc::new(OpenHandle(inner.clone())),
+            inner,
+        })
     }
 
     /// The data directory.
@@ -214,6 +261,25 @@ impl Database {
         Ok(self.inner.log.sync()?)
     }
 
+    /// The database's Kinesis-style streams: create, describe, reshard,
+    /// write and read them directly (see [`eddy_stream`]).
+    pub fn streams(&self) -> &eddy_stream::Streams {
+        &self.inner.streams
+    }
+
+    /// Publishing counters of a table's streaming destination since the
+    /// database was opened.
+    pub fn streaming_metrics(&self, table: &str) -> Result<StreamingMetrics> {
+        let def = self.inner.store.table(table)?;
+        Ok(self
+            .inner
+            .streaming_metrics
+            .lock()
+            .get(&def.id)
+            .copied()
+            .unwrap_or_default())
+    }
+
     /// Counters describing the database.
     pub fn stats(&self) -> Stats {
         Stats {
@@ -234,6 +300,11 @@ impl Database {
 }
 
 impl Inner {
+    /// The region records and ARNs carry.
+    pub(crate) fn region(&self) -> &str {
+        &self.options.region
+    }
+
     pub(crate) fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);
@@ -259,8 +330,12 @@ impl Inner {
         // Every change up to the watermark has been applied to the store:
         // writers release their LSNs only after applying them.
         let lsn = self.log.released_watermark();
+        // Read the publishers' positions before the flush saves them: the
+        // log must keep every change some destination has yet to publish,
+        // as far as the flushed positions know.
+        let keep_after = self.publish_floor().map_or(lsn, |floor| floor.min(lsn));
         self.store.checkpoint(lsn)?;
-        let segments_removed = self.log.truncate_before(lsn)?;
+        let segments_removed = self.log.truncate_before(keep_after)?;
         // Log growth is measured from what is left after truncation.
         let log_bytes = self.log.stats().bytes_on_disk;
         *state = CheckpointState {
@@ -295,8 +370,13 @@ impl Inner {
         if self.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
+        let mut threads: Vec<JoinHandle<()>> =
+            self.publishers.lock().drain().map(|(_, h)| h).collect();
         if let Some((stop, handle)) = self.checkpointer.lock().take() {
             drop(stop);
+            threads.push(handle);
+        }
+        for handle in threads {
             if handle.thread().id() != std::thread::current().id() {
                 let _ = handle.join();
             }

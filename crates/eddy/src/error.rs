@@ -27,6 +27,10 @@ pub enum Error {
     /// more writes: reopen it.
     #[error("change log: {0}")]
     Log(#[from] eddy_changelog::Error),
+    /// A stream operation failed; [`eddy_stream::Error::aws_error_name`]
+    /// names the Kinesis error.
+    #[error("{0}")]
+    Stream(#[from] eddy_stream::Error),
     /// The table store failed.
     #[error("table store: {0}")]
     Store(eddy_store::Error),
@@ -71,6 +75,7 @@ impl Error {
             Error::Validation(_) => "ValidationException",
             Error::TableNotFound(_) => "ResourceNotFoundException",
             Error::TableExists(_) => "ResourceInUseException",
+            Error::Stream(e) => e.aws_error_name(),
             _ => "InternalServerError",
         }
     }

@@ -44,24 +44,28 @@
 
 mod changes;
 mod db;
+mod destinations;
 mod error;
 mod ops;
 mod options;
+mod publisher;
 mod tables;
 mod update;
 mod write;
 
 pub use changes::{ChangeIter, ChangeSubscription};
 pub use db::{Checkpoint, Database, RecoveryReport, Stats};
+pub use destinations::{DestinationChange, DestinationDescription};
 pub use error::{Error, Result};
 pub use ops::{ReturnValues, WriteRequest, MAX_BATCH_GET, MAX_BATCH_WRITE};
 pub use options::{Durability, Options};
+pub use publisher::StreamingMetrics;
 pub use tables::{TableDescription, TableList};
 pub use update::{Update, UpdateAction};
 
 pub use eddy_model::{
-    AttributeType, AttributeValue, Change, ChangeKind, ChangeRecord, Item, KeySchema, KeyType,
-    Number, TableDef,
+    AttributeType, AttributeValue, Change, ChangeKind, ChangeRecord, DestinationStatus, Item,
+    KeySchema, KeyType, Number, Precision, StreamingDestination, TableDef,
 };
 pub use eddy_store::{Page, Query, Scan, SortCondition};
 
@@ -70,6 +74,7 @@ pub mod crates {
     pub use eddy_changelog as changelog;
     pub use eddy_model as model;
     pub use eddy_store as store;
+    pub use eddy_stream as stream;
 }
 
 /// The README's examples, compiled and run as doctests.

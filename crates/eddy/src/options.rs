@@ -25,6 +25,8 @@ pub struct Options {
     pub(crate) checkpoint_every_bytes: u64,
     pub(crate) checkpoint_interval: Option<Duration>,
     pub(crate) log_fs: Option<Arc<dyn LogFs>>,
+    pub(crate) region: String,
+    pub(crate) account: String,
 }
 
 impl std::fmt::Debug for Options {
@@ -36,6 +38,8 @@ impl std::fmt::Debug for Options {
             .field("checkpoint_every_bytes", &self.checkpoint_every_bytes)
             .field("checkpoint_interval", &self.checkpoint_interval)
             .field("custom_log_fs", &self.log_fs.is_some())
+            .field("region", &self.region)
+            .field("account", &self.account)
             .finish()
     }
 }
@@ -49,6 +53,8 @@ impl Default for Options {
             checkpoint_every_bytes: 64 << 20,
             checkpoint_interval: Some(Duration::from_secs(60)),
             log_fs: None,
+            region: "us-east-1".into(),
+            account: "000000000000".into(),
         }
     }
 }
@@ -105,6 +111,18 @@ impl Options {
     /// (see [`eddy_changelog::io::fault::FaultFs`]).
     pub fn log_fs(mut self, fs: Arc<dyn LogFs>) -> Options {
         self.log_fs = Some(fs);
+        self
+    }
+
+    /// The region that ARNs and change records carry (default `us-east-1`).
+    pub fn region(mut self, region: impl Into<String>) -> Options {
+        self.region = region.into();
+        self
+    }
+
+    /// The account id that ARNs carry (default `000000000000`).
+    pub fn account(mut self, account: impl Into<String>) -> Options {
+        self.account = account.into();
         self
     }
 }

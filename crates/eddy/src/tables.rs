@@ -6,6 +6,7 @@ use eddy_model::{KeySchema, TableDef};
 
 use crate::db::Database;
 use crate::error::Result;
+use crate::publisher::StreamingMetrics;
 
 /// A table's description, as DescribeTable gives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +19,9 @@ pub struct TableDescription {
     pub item_count: u64,
     /// The items' total size by DynamoDB's rules.
     pub size_bytes: u64,
+    /// Streaming-destination counters since the database was opened,
+    /// change data capture units among them.
+    pub streaming: StreamingMetrics,
 }
 
 /// One page of table names.
@@ -48,6 +52,7 @@ impl Database {
             status: "ACTIVE",
             item_count: 0,
             size_bytes: 0,
+            streaming: StreamingMetrics::default(),
         })
     }
 
@@ -57,6 +62,7 @@ impl Database {
         self.inner.check_writable()?;
         let description = self.describe_table(name)?;
         self.inner.store.delete_table(name)?;
+        self.inner.end_destinations_of(description.def.id)?;
         Ok(TableDescription {
             status: "DELETING",
             ..description
@@ -68,11 +74,13 @@ impl Database {
         self.inner.check_open()?;
         let def = self.inner.store.table(name)?;
         let stats = self.inner.store.table_stats(name)?;
+        let streaming = self.streaming_metrics(name)?;
         Ok(TableDescription {
             def,
             status: "ACTIVE",
             item_count: stats.item_count,
             size_bytes: stats.size_bytes,
+            streaming,
         })
     }
 

@@ -75,3 +75,46 @@ pub fn fold_log(db: &Database, table: &str) -> (BTreeMap<String, Item>, Vec<Chan
     }
     (state, records)
 }
+
+/// Every record of a stream, shard by shard (parents before children, as
+/// shard indexes grow), each with its shard id, decoded as JSON.
+pub fn read_stream(db: &Database, stream: &str) -> Vec<(String, serde_json::Value)> {
+    use eddy::crates::stream::IteratorType;
+    let streams = db.streams();
+    let mut shards = streams.list_shards(stream).unwrap();
+    shards.sort_by(|a, b| a.shard_id.cmp(&b.shard_id));
+    let mut out = Vec::new();
+    for shard in shards {
+        let mut iterator = Some(
+            streams
+                .get_shard_iterator(stream, &shard.shard_id, IteratorType::TrimHorizon)
+                .unwrap(),
+        );
+        while let Some(it) = iterator {
+            let page = streams.get_records(&it, None).unwrap();
+            if page.records.is_empty() {
+                break;
+            }
+            for record in page.records {
+                out.push((
+                    shard.shard_id.clone(),
+                    serde_json::from_slice(&record.data).unwrap(),
+                ));
+            }
+            iterator = page.next_shard_iterator;
+        }
+    }
+    out
+}
+
+/// Waits until `read_stream` holds at least `n` records (or 20 s pass).
+pub fn wait_for_records(db: &Database, stream: &str, n: usize) -> Vec<(String, serde_json::Value)> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let records = read_stream(db, stream);
+        if records.len() >= n || std::time::Instant::now() > deadline {
+            return records;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

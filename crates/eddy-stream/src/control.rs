@@ -1,0 +1,339 @@
+//! Control-plane operations: create, describe, list, delete, retention.
+//!
+//! Every mutation follows one pattern under the state write lock: clone the
+//! metadata, change the clone, persist it atomically, and only then swap it
+//! in (and create or destroy shard logs). A failed persist leaves memory and
+//! disk unchanged.
+
+use crate::error::{Error, Result};
+use crate::hashkey::even_split;
+use crate::meta::{self, ShardMeta, ShardState, StreamMeta};
+use crate::seqnum::SequenceNumber;
+use crate::shard_log::{remove_dir_files, ShardLog};
+use crate::types::{shard_id, CreateStream, Shard, StreamDescription, StreamMode, StreamStatus};
+use crate::{shard_dir, stream_dir, Streams};
+use std::sync::Arc;
+
+/// Minimum and maximum retention, hours.
+const MIN_RETENTION: u32 = 24;
+const MAX_RETENTION: u32 = 8760;
+
+pub(crate) fn validate_stream_name(name: &str) -> Result<()> {
+    let ok_chars = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    if name.is_empty() || name.len() > 128 {
+        return Err(Error::validation(
+            name,
+            "streamName",
+            "Member must have length less than or equal to 128 and greater than or equal to 1",
+        ));
+    }
+    if !ok_chars {
+        return Err(Error::validation(
+            name,
+            "streamName",
+            "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
+        ));
+    }
+    Ok(())
+}
+
+impl Streams {
+    pub(crate) fn account(&self) -> &str {
+        &self.inner.opts.account_id
+    }
+
+    pub(crate) fn stream_not_found(&self, name: &str) -> Error {
+        Error::ResourceNotFound(format!(
+            "Stream {name} under account {} not found.",
+            self.account()
+        ))
+    }
+
+    pub(crate) fn shard_not_found(&self, name: &str, shard: &str) -> Error {
+        Error::ResourceNotFound(format!(
+            "Shard {shard} in stream {name} under account {} does not exist",
+            self.account()
+        ))
+    }
+
+    /// Turn a stream name or ARN into a validated name. An ARN of another
+    /// region or account names no stream here (`ResourceNotFoundException`).
+    pub(crate) fn resolve(&self, stream: &str) -> Result<String> {
+        if let Some(rest) = stream.strip_prefix("arn:") {
+            let prefix = format!(
+                "aws:kinesis:{}:{}:stream/",
+                self.inner.opts.region,
+                self.account()
+            );
+            return match rest.strip_prefix(&prefix) {
+                Some(name) if validate_stream_name(name).is_ok() => Ok(name.to_string()),
+                _ => Err(Error::ResourceNotFound(format!(
+                    "Stream {stream} under account {} not found.",
+                    self.account()
+                ))),
+            };
+        }
+        validate_stream_name(stream)?;
+        Ok(stream.to_string())
+    }
+
+    /// The ARN a stream of this name has (or would have):
+    /// `arn:aws:kinesis:<region>:<account>:stream/<name>`.
+    pub fn stream_arn(&self, stream: &str) -> Result<String> {
+        let name = self.resolve(stream)?;
+        Ok(format!(
+            "arn:aws:kinesis:{}:{}:stream/{name}",
+            self.inner.opts.region,
+            self.account()
+        ))
+    }
+
+    /// `CreateStream`. `shard_count: None` starts 4 shards. The stream is
+    /// `ACTIVE` when this returns.
+    pub fn create_stream(&self, name: &str, req: CreateStream) -> Result<()> {
+        validate_stream_name(name)?;
+        let count = req.shard_count.unwrap_or(4);
+        if count == 0 {
+            return Err(Error::validation(
+                "0",
+                "shardCount",
+                "Member must have value greater than or equal to 1",
+            ));
+        }
+        let fs = self.inner.opts.fs.as_ref();
+        let mut st = self.inner.state.write();
+        if st.meta.streams.contains_key(name) {
+            return Err(Error::ResourceInUse(format!(
+                "Stream {name} under account {} already exists.",
+                self.account()
+            )));
+        }
+        self.check_shard_limit(&st.meta, count)?;
+        // Files left by an earlier incarnation whose deletion failed.
+        if let Ok(dirs) = fs.list_dir(&stream_dir(&self.inner.dir, name)) {
+            for d in dirs {
+                remove_dir_files(fs, &d)?;
+            }
+        }
+        let now = self.now();
+        let shards: Vec<ShardMeta> = even_split(count)
+            .into_iter()
+            .enumerate()
+            .map(|(i, range)| ShardMeta {
+                index: i as u32,
+                parent: None,
+                adjacent_parent: None,
+                range,
+                created_millis: now,
+                state: ShardState::Open,
+                next_seq_ix: 1,
+            })
+            .collect();
+        let sm = StreamMeta {
+            name: name.to_string(),
+            incarnation: rand::random(),
+            created_millis: now,
+            mode: req.mode,
+            retention_hours: MIN_RETENTION,
+            floor_millis: 0,
+            next_shard_index: count,
+            shards,
+        };
+        let mut next = st.meta.clone();
+        next.streams.insert(name.to_string(), sm.clone());
+        meta::save(fs, &self.inner.dir, &next)?;
+        st.meta = next;
+        for sh in &sm.shards {
+            let log = self.new_log(name, sh)?;
+            st.logs.insert((name.to_string(), sh.index), log);
+        }
+        Ok(())
+    }
+
+    /// A log for a shard that has no files yet (no I/O beyond a listing).
+    pub(crate) fn new_log(&self, stream: &str, sh: &ShardMeta) -> Result<Arc<ShardLog>> {
+        Ok(Arc::new(ShardLog::open(
+            Arc::clone(&self.inner.opts.fs),
+            shard_dir(&self.inner.dir, stream, sh.index),
+            sh.index,
+            sh.next_seq_ix,
+            self.inner.opts.segment_size,
+            !sh.is_open(),
+        )?))
+    }
+
+    /// `LimitExceededException` if `additional` more open shards would
+    /// exceed the configured shard limit.
+    pub(crate) fn check_shard_limit(&self, m: &meta::Meta, additional: u32) -> Result<()> {
+        let open: u32 = m.streams.values().map(StreamMeta::open_count).sum();
+        let limit = self.inner.opts.shard_limit;
+        if u64::from(open) + u64::from(additional) > u64::from(limit) {
+            return Err(Error::LimitExceeded(format!(
+                "This request would exceed the shard limit for the account {} in {}. \
+                 Current limit on shard count for the account is {limit}. Number of additional \
+                 shards that would have resulted from this request: {additional}.",
+                self.account(),
+                self.inner.opts.region
+            )));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn shard_view(sh: &ShardMeta) -> Shard {
+        let start = SequenceNumber::new(sh.created_secs(), sh.index, 0, sh.created_secs());
+        let end = match sh.state {
+            ShardState::Open => None,
+            ShardState::Closed {
+                ending_seq_ix,
+                closed_millis,
+            } => Some(
+                SequenceNumber::new(
+                    sh.created_secs(),
+                    sh.index,
+                    ending_seq_ix,
+                    closed_millis / 1000,
+                )
+                .to_string(),
+            ),
+        };
+        Shard {
+            shard_id: shard_id(sh.index),
+            parent_shard_id: sh.parent.map(shard_id),
+            adjacent_parent_shard_id: sh.adjacent_parent.map(shard_id),
+            hash_key_range: sh.range,
+            starting_sequence_number: start.to_string(),
+            ending_sequence_number: end,
+        }
+    }
+
+    /// `DescribeStream` (with `DescribeStreamSummary`'s `OpenShardCount`).
+    /// Lists every open and closed-but-unexpired shard.
+    pub fn describe_stream(&self, stream: &str) -> Result<StreamDescription> {
+        let name = self.resolve(stream)?;
+        let arn = self.stream_arn(&name)?;
+        let st = self.inner.state.read();
+        let sm = st
+            .meta
+            .streams
+            .get(&name)
+            .ok_or_else(|| self.stream_not_found(&name))?;
+        Ok(StreamDescription {
+            stream_name: name,
+            stream_arn: arn,
+            stream_status: StreamStatus::Active,
+            stream_mode: sm.mode,
+            retention_period_hours: sm.retention_hours,
+            stream_creation_millis: sm.created_millis,
+            shards: sm.shards.iter().map(Self::shard_view).collect(),
+            open_shard_count: sm.open_count(),
+            encryption_type: "NONE",
+        })
+    }
+
+    /// `ListShards` (all shards in the retention window, by index).
+    pub fn list_shards(&self, stream: &str) -> Result<Vec<Shard>> {
+        Ok(self.describe_stream(stream)?.shards)
+    }
+
+    /// `ListStreams`: all stream names, sorted.
+    pub fn list_streams(&self) -> Vec<String> {
+        self.inner
+            .state
+            .read()
+            .meta
+            .streams
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// `DeleteStream`: the stream is gone when this returns (later calls get
+    /// `ResourceNotFoundException`) and its files are deleted.
+    pub fn delete_stream(&self, stream: &str) -> Result<()> {
+        let name = self.resolve(stream)?;
+        let mut st = self.inner.state.write();
+        if !st.meta.streams.contains_key(&name) {
+            return Err(self.stream_not_found(&name));
+        }
+        let mut next = st.meta.clone();
+        next.streams.remove(&name);
+        meta::save(self.inner.opts.fs.as_ref(), &self.inner.dir, &next)?;
+        st.meta = next;
+        let keys: Vec<(String, u32)> = st.logs.keys().filter(|k| k.0 == name).cloned().collect();
+        let logs: Vec<Arc<ShardLog>> = keys.iter().filter_map(|k| st.logs.remove(k)).collect();
+        drop(st);
+        self.inner.subscribers.lock().remove(&name);
+        for log in logs {
+            // The stream is already gone from the metadata; leftover files
+            // are collected at the next open or create of the same name.
+            if let Err(e) = log.destroy() {
+                tracing::warn!(error = %e, stream = %name, "could not delete stream files");
+            }
+        }
+        Ok(())
+    }
+
+    /// `IncreaseStreamRetentionPeriod` (24..=8760 hours, not below current).
+    pub fn increase_retention(&self, stream: &str, hours: u32) -> Result<()> {
+        self.set_retention(stream, hours, true)
+    }
+
+    /// `DecreaseStreamRetentionPeriod` (24..=8760 hours, not above current).
+    /// Records outside the new window become unreadable at once.
+    pub fn decrease_retention(&self, stream: &str, hours: u32) -> Result<()> {
+        self.set_retention(stream, hours, false)
+    }
+
+    fn set_retention(&self, stream: &str, hours: u32, increase: bool) -> Result<()> {
+        let name = self.resolve(stream)?;
+        if hours < MIN_RETENTION {
+            return Err(Error::InvalidArgument(format!(
+                "Minimum allowed retention period is {MIN_RETENTION} hours. Requested retention period ({hours} hours) is too short."
+            )));
+        }
+        if hours > MAX_RETENTION {
+            return Err(Error::InvalidArgument(format!(
+                "Maximum allowed retention period is {MAX_RETENTION} hours. Requested retention period ({hours} hours) is too long."
+            )));
+        }
+        let mut st = self.inner.state.write();
+        let cur = st
+            .meta
+            .streams
+            .get(&name)
+            .ok_or_else(|| self.stream_not_found(&name))?
+            .retention_hours;
+        if increase && hours < cur {
+            return Err(Error::InvalidArgument(format!(
+                "Requested retention period ({hours} hours) for stream {name} can not be shorter than existing retention period ({cur} hours). Use DecreaseRetentionPeriod API."
+            )));
+        }
+        if !increase && hours > cur {
+            return Err(Error::InvalidArgument(format!(
+                "Requested retention period ({hours} hours) for stream {name} can not be longer than existing retention period ({cur} hours). Use IncreaseRetentionPeriod API."
+            )));
+        }
+        let now = self.now();
+        let mut next = st.meta.clone();
+        if let Some(s) = next.streams.get_mut(&name) {
+            s.floor_millis = s.min_arrival(now);
+            s.retention_hours = hours;
+        }
+        meta::save(self.inner.opts.fs.as_ref(), &self.inner.dir, &next)?;
+        st.meta = next;
+        Ok(())
+    }
+
+    /// Stream mode guard for resharding operations.
+    pub(crate) fn require_provisioned(sm: &StreamMeta, op: &str) -> Result<()> {
+        if sm.mode == StreamMode::OnDemand {
+            return Err(Error::Validation(format!(
+                "{op} is not supported for stream {} because it is in ON_DEMAND capacity mode.",
+                sm.name
+            )));
+        }
+        Ok(())
+    }
+}

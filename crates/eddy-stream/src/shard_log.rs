@@ -1,0 +1,479 @@
+//! One shard's durable, append-only record log.
+//!
+//! A [`ShardLog`] owns the segment files of one shard. Appends happen under
+//! the shard's own writer lock — write then `fsync`, one `fsync` per call —
+//! so writers of different shards never wait for each other's disk flushes.
+//! Readers never take the writer lock: they read a [`View`] of durable
+//! segments (updated only after a successful `fsync`), so they never see an
+//! unacknowledged record.
+//!
+//! Failure policy: if a write or `fsync` fails, the segment is truncated back
+//! to its last durable length and that truncation is fsynced; the call fails
+//! and the shard stays usable (the same `seqIx` values are reused, since none
+//! was acknowledged). If even that repair fails, the shard is poisoned: its
+//! appends fail with [`Error::Poisoned`] until the database is reopened and
+//! recovery re-establishes the truth.
+//!
+//! Arrival times are clamped to be non-decreasing within a shard (also
+//! across reopen), which makes `AT_TIMESTAMP` lookups and retention simple.
+
+use crate::error::{io_ctx, Error, Result};
+use crate::frame::{self, FrameRef, StoredRecord};
+use crate::segment::{
+    create_segment, list_segments, scan_segment, step, ChunkReader, IndexEntry, Scanned, Step,
+    HEADER_LEN, INDEX_EVERY,
+};
+use eddy_model::io::{LogFile, LogFs};
+use parking_lot::{Mutex, RwLock};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Durable state visible to readers.
+struct View {
+    segs: Vec<Scanned>,
+    /// One past the last durable `seqIx`.
+    next_seq_ix: u64,
+}
+
+struct WriterState {
+    active: Option<Box<dyn LogFile>>,
+    active_len: u64,
+    next_seq_ix: u64,
+    last_arrival: u64,
+    closed: bool,
+    deleted: bool,
+    poisoned: Option<String>,
+}
+
+/// Why an append was refused without an I/O attempt.
+pub(crate) enum AppendRefused {
+    /// The shard was closed by resharding; route again.
+    Closed,
+    /// The shard (stream) was deleted.
+    Deleted,
+    /// An I/O failure (the shard is repaired or poisoned).
+    Failed(Error),
+}
+
+/// A record to append.
+pub(crate) struct NewRecord {
+    pub partition_key: String,
+    pub explicit_hash_key: Option<u128>,
+    pub data: Vec<u8>,
+}
+
+/// Result of a read.
+pub(crate) struct ReadBatch {
+    pub records: Vec<StoredRecord>,
+    /// Position to continue from.
+    pub next_pos: u64,
+    /// One past the last durable `seqIx` at read time.
+    pub tip: u64,
+}
+
+/// One shard's log. See the module docs.
+pub(crate) struct ShardLog {
+    fs: Arc<dyn LogFs>,
+    dir: PathBuf,
+    index: u32,
+    segment_size: u64,
+    writer: Mutex<WriterState>,
+    view: RwLock<View>,
+}
+
+impl ShardLog {
+    /// Open (recovering torn tails) the shard in `dir`. `meta_next` is the
+    /// persisted lower bound of the next `seqIx`.
+    pub fn open(
+        fs: Arc<dyn LogFs>,
+        dir: PathBuf,
+        index: u32,
+        meta_next: u64,
+        segment_size: u64,
+        closed: bool,
+    ) -> Result<ShardLog> {
+        let mut listed = list_segments(fs.as_ref(), &dir)?;
+        let mut segs = Vec::new();
+        while let Some((first, path)) = listed.pop() {
+            if let Some(s) = scan_segment(fs.as_ref(), &dir, &path, first, index, true)? {
+                segs.push(s);
+                break;
+            }
+        }
+        for (first, path) in listed.into_iter().rev() {
+            if let Some(s) = scan_segment(fs.as_ref(), &dir, &path, first, index, false)? {
+                segs.push(s);
+            }
+        }
+        segs.reverse();
+        for w in segs.windows(2) {
+            if w[0].next != w[1].first {
+                return Err(Error::Corruption {
+                    path: w[1].path.clone(),
+                    offset: 0,
+                    reason: format!(
+                        "segment starts at seqIx {} but the previous ends before {}",
+                        w[1].first, w[0].next
+                    ),
+                });
+            }
+        }
+        let next = segs.last().map_or(meta_next, |s| s.next.max(meta_next));
+        let last_arrival = segs.iter().rev().find_map(|s| s.newest_millis).unwrap_or(0);
+        let active_len = segs.last().map_or(0, |s| s.len);
+        Ok(ShardLog {
+            fs,
+            dir,
+            index,
+            segment_size,
+            writer: Mutex::new(WriterState {
+                active: None,
+                active_len,
+                next_seq_ix: next,
+                last_arrival,
+                closed,
+                deleted: false,
+                poisoned: None,
+            }),
+            view: RwLock::new(View {
+                segs,
+                next_seq_ix: next,
+            }),
+        })
+    }
+
+    /// One past the last durable `seqIx`.
+    pub fn tip(&self) -> u64 {
+        self.view.read().next_seq_ix
+    }
+
+    /// Arrival time of the newest durable record, if any.
+    pub fn newest_arrival(&self) -> Option<u64> {
+        self.view
+            .read()
+            .segs
+            .iter()
+            .rev()
+            .find_map(|s| s.newest_millis)
+    }
+
+    /// Append `records` durably (one write, one fsync). Returns each
+    /// record's `(seqIx, arrival_millis)`.
+    pub fn append(
+        &self,
+        records: &[NewRecord],
+        now_millis: u64,
+    ) -> std::result::Result<Vec<(u64, u64)>, AppendRefused> {
+        let mut w = self.writer.lock();
+        if w.deleted {
+            return Err(AppendRefused::Deleted);
+        }
+        if w.closed {
+            return Err(AppendRefused::Closed);
+        }
+        if let Some(p) = &w.poisoned {
+            return Err(AppendRefused::Failed(Error::Poisoned(p.clone())));
+        }
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.ensure_active(&mut w).map_err(AppendRefused::Failed)?;
+        let arrival = now_millis.max(w.last_arrival);
+        let first_of_seg = self
+            .view
+            .read()
+            .segs
+            .last()
+            .map_or(w.next_seq_ix, |s| s.first);
+        let mut buf = Vec::new();
+        let mut index = Vec::new();
+        let mut assigned = Vec::with_capacity(records.len());
+        for (i, r) in records.iter().enumerate() {
+            let seq_ix = w.next_seq_ix + i as u64;
+            let rec = FrameRef {
+                seq_ix,
+                arrival_millis: arrival,
+                partition_key: &r.partition_key,
+                explicit_hash_key: r.explicit_hash_key,
+                data: &r.data,
+            };
+            if (seq_ix - first_of_seg).is_multiple_of(INDEX_EVERY) {
+                index.push(IndexEntry {
+                    seq_ix,
+                    offset: w.active_len + buf.len() as u64,
+                    arrival_millis: arrival,
+                });
+            }
+            frame::encode(&rec, &mut buf);
+            assigned.push((seq_ix, arrival));
+        }
+        let old_len = w.active_len;
+        let res = match w.active.as_mut() {
+            Some(f) => f.write_all(&buf).and_then(|()| f.sync_data()),
+            None => Err(std::io::Error::other("no active segment")),
+        };
+        if let Err(e) = res {
+            let path = self
+                .view
+                .read()
+                .segs
+                .last()
+                .map(|s| s.path.clone())
+                .unwrap_or_default();
+            let err = io_ctx("appending to", &path)(e);
+            let repaired = w
+                .active
+                .as_mut()
+                .is_some_and(|f| f.set_len(old_len).and_then(|()| f.sync_data()).is_ok());
+            if !repaired {
+                tracing::error!(error = %err, "shard writer poisoned");
+                w.poisoned = Some(err.to_string());
+                w.active = None;
+            }
+            return Err(AppendRefused::Failed(err));
+        }
+        let n = assigned.len() as u64;
+        w.active_len += buf.len() as u64;
+        w.next_seq_ix += n;
+        w.last_arrival = arrival;
+        let mut v = self.view.write();
+        v.next_seq_ix = w.next_seq_ix;
+        if let Some(s) = v.segs.last_mut() {
+            s.len = w.active_len;
+            s.next = w.next_seq_ix;
+            s.oldest_millis.get_or_insert(arrival);
+            s.newest_millis = Some(arrival);
+            s.index.extend(index);
+        }
+        Ok(assigned)
+    }
+
+    /// Make sure an active segment with room is open for appending.
+    fn ensure_active(&self, w: &mut WriterState) -> Result<()> {
+        let last = self
+            .view
+            .read()
+            .segs
+            .last()
+            .map(|s| (s.path.clone(), s.len));
+        match last {
+            Some((path, len)) if len < self.segment_size => {
+                if w.active.is_none() {
+                    let f = self
+                        .fs
+                        .open_append(&path)
+                        .map_err(io_ctx("opening", &path))?;
+                    w.active = Some(f);
+                    w.active_len = len;
+                }
+                Ok(())
+            }
+            _ => {
+                let first = w.next_seq_ix;
+                let f = create_segment(self.fs.as_ref(), &self.dir, self.index, first)?;
+                w.active = Some(f);
+                w.active_len = HEADER_LEN;
+                self.view.write().segs.push(Scanned {
+                    path: crate::segment::segment_path(&self.dir, first),
+                    first,
+                    next: first,
+                    len: HEADER_LEN,
+                    oldest_millis: None,
+                    newest_millis: None,
+                    index: Vec::new(),
+                });
+                Ok(())
+            }
+        }
+    }
+
+    /// Close the shard to writes; returns one past the last assigned `seqIx`.
+    pub fn close(&self) -> u64 {
+        let mut w = self.writer.lock();
+        w.closed = true;
+        w.active = None;
+        w.next_seq_ix
+    }
+
+    /// Undo [`ShardLog::close`] (a reshard failed to persist).
+    pub fn reopen(&self) {
+        self.writer.lock().closed = false;
+    }
+
+    /// Read durable records from `pos` on, skipping records that arrived
+    /// before `min_arrival`.
+    pub fn read(
+        &self,
+        mut pos: u64,
+        max_records: usize,
+        max_bytes: usize,
+        min_arrival: u64,
+    ) -> Result<ReadBatch> {
+        let mut records = Vec::new();
+        let mut bytes = 0usize;
+        let tip = self.tip();
+        'segments: while records.len() < max_records && pos < tip {
+            let (path, start, end, seg_next) = {
+                let v = self.view.read();
+                let Some(first) = v.segs.first() else {
+                    pos = tip;
+                    break;
+                };
+                pos = pos.max(first.first);
+                let Some(s) = v.segs.iter().find(|s| pos < s.next) else {
+                    pos = pos.max(tip);
+                    break;
+                };
+                if s.newest_millis.is_none_or(|n| n < min_arrival) {
+                    pos = s.next;
+                    continue;
+                }
+                let start = s
+                    .index
+                    .iter()
+                    .rev()
+                    .find(|e| e.seq_ix <= pos)
+                    .map_or(HEADER_LEN, |e| e.offset);
+                (s.path.clone(), start, s.len, s.next)
+            };
+            let file = match self.fs.open_read(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    pos = seg_next; // trimmed meanwhile
+                    continue;
+                }
+                Err(e) => return Err(io_ctx("opening", &path)(e)),
+            };
+            let mut r = ChunkReader::new(file);
+            let mut off = start;
+            while off < end {
+                let (rec, len) = match step(&mut r, &path, off, end)? {
+                    Step::Record(rec, len) => (rec, len),
+                    _ => return Err(corrupt(&path, off)),
+                };
+                off += len;
+                if rec.seq_ix < pos {
+                    continue;
+                }
+                if rec.seq_ix != pos {
+                    return Err(corrupt(&path, off - len));
+                }
+                if rec.arrival_millis < min_arrival {
+                    pos += 1;
+                    continue;
+                }
+                let size = rec.data.len() + rec.partition_key.len();
+                if records.len() >= max_records || (!records.is_empty() && bytes + size > max_bytes)
+                {
+                    break 'segments;
+                }
+                bytes += size;
+                pos += 1;
+                records.push(rec);
+            }
+            pos = pos.max(seg_next);
+        }
+        Ok(ReadBatch {
+            records,
+            next_pos: pos,
+            tip,
+        })
+    }
+
+    /// The `seqIx` of the first durable record that arrived at or after
+    /// `millis` (the tip if none).
+    pub fn seek_timestamp(&self, millis: u64) -> Result<u64> {
+        let target = {
+            let v = self.view.read();
+            let found = v
+                .segs
+                .iter()
+                .find(|s| s.newest_millis.is_some_and(|n| n >= millis));
+            match found {
+                None => return Ok(v.next_seq_ix),
+                Some(s) => {
+                    let e = s.index.iter().rev().find(|e| e.arrival_millis < millis);
+                    (e.map_or(s.first, |e| e.seq_ix), s.next)
+                }
+            }
+        };
+        // Records from `target.0` are in one segment; scan for the first match.
+        let mut pos = target.0;
+        loop {
+            let batch = self.read(pos, 256, usize::MAX, 0)?;
+            if let Some(r) = batch.records.iter().find(|r| r.arrival_millis >= millis) {
+                return Ok(r.seq_ix);
+            }
+            if batch.records.is_empty() || batch.next_pos >= batch.tip {
+                return Ok(batch.next_pos);
+            }
+            pos = batch.next_pos;
+        }
+    }
+
+    /// Delete non-active segments whose newest record arrived before
+    /// `cutoff_millis`. Returns how many were deleted.
+    pub fn trim(&self, cutoff_millis: u64) -> Result<usize> {
+        let mut v = self.view.write();
+        let mut n = 0;
+        while v.segs.len() > 1 && v.segs[0].newest_millis.is_none_or(|t| t < cutoff_millis) {
+            let s = v.segs.remove(0);
+            match self.fs.remove_file(&s.path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    v.segs.insert(0, s.clone());
+                    return Err(io_ctx("removing", &s.path)(e));
+                }
+            }
+            n += 1;
+        }
+        drop(v);
+        if n > 0 {
+            self.fs
+                .sync_dir(&self.dir)
+                .map_err(io_ctx("syncing", &self.dir))?;
+        }
+        Ok(n)
+    }
+
+    /// Stop all writes and delete every file of the shard.
+    pub fn destroy(&self) -> Result<()> {
+        let mut w = self.writer.lock();
+        w.deleted = true;
+        w.active = None;
+        drop(w);
+        self.view.write().segs.clear();
+        remove_dir_files(self.fs.as_ref(), &self.dir)
+    }
+}
+
+fn corrupt(path: &Path, offset: u64) -> Error {
+    Error::Corruption {
+        path: path.to_path_buf(),
+        offset,
+        reason: "invalid record frame inside the durable range".into(),
+    }
+}
+
+/// Remove every file directly inside `dir` (missing dir is fine).
+///
+/// The file layer has no `remove_dir`, so the emptied directory stays.
+pub(crate) fn remove_dir_files(fs: &dyn LogFs, dir: &Path) -> Result<()> {
+    let entries = match fs.list_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_ctx("listing", dir)(e)),
+    };
+    for p in &entries {
+        match fs.remove_file(p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_ctx("removing", p)(e)),
+        }
+    }
+    if !entries.is_empty() {
+        fs.sync_dir(dir).map_err(io_ctx("syncing", dir))?;
+    }
+    Ok(())
+}
