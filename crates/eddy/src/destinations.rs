@@ -186,6 +186,28 @@ impl Database {
         })
     }
 
+    /// Waits until every streaming destination has published every change
+    /// committed before this call (or `timeout` passes); returns whether it
+    /// got there. For tests, tools and orderly shutdowns.
+    pub fn wait_for_streaming(&self, timeout: std::time::Duration) -> Result<bool> {
+        self.inner.check_open()?;
+        let target = self.inner.log.committed_lsn();
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let behind = self.inner.destinations.lock().values().any(|d| {
+                let end = d.stop_after_lsn.map_or(target, |stop| stop.min(target));
+                d.status != DestinationStatus::EnableFailed && d.published_lsn < end
+            });
+            if !behind {
+                return Ok(true);
+            }
+            if std::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
     /// The table's streaming destinations (DescribeKinesisStreamingDestination).
     pub fn describe_kinesis_streaming_destination(
         &self,

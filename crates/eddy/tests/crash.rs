@@ -6,7 +6,10 @@
 //!   one write per thread that was in flight when the child died, that write
 //!   either fully happened or did not happen at all);
 //! * the table equals the fold of the change log;
-//! * before and after images chain per item (checked by the fold).
+//! * before and after images chain per item (checked by the fold);
+//! * with a streaming destination active from the start, the stream holds
+//!   every logged change at least once and, after dropping repeated event
+//!   ids, exactly once, per item in commit order.
 //!
 //! `EDDY_CRASH_CYCLES` sets the number of kill cycles (default 50).
 
@@ -21,6 +24,8 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use eddy::crates::model::stream_record::event_id;
+use eddy::crates::stream::{CreateStream, StreamMode};
 use eddy::{AttributeValue, Database, Item, KeySchema, KeyType, ReturnValues, Update};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -30,6 +35,8 @@ const SEED_ENV: &str = "EDDY_CRASH_CHILD_SEED";
 const THREADS: usize = 4;
 const KEYS_PER_THREAD: usize = 16;
 const TABLE: &str = "crash";
+const STREAM: &str = "crash-changes";
+const STREAM_ARN: &str = "arn:aws:kinesis:us-east-1:000000000000:stream/crash-changes";
 
 /// What a write leaves behind for its key: the item's `v`, or deleted.
 type Outcome = Option<u64>;
@@ -146,11 +153,50 @@ fn read_transcript(output: impl BufRead, transcript: &mut Transcript) {
     }
 }
 
+/// The stream holds every logged change, duplicates only with equal event
+/// ids, and per item in commit order.
+fn check_stream(db: &Database, records: &[eddy::ChangeRecord], cycle: u64) {
+    assert!(
+        db.wait_for_streaming(Duration::from_secs(30)).unwrap(),
+        "cycle {cycle}: the publisher did not catch up"
+    );
+    let lsn_of: BTreeMap<String, u64> = records.iter().map(|r| (event_id(r.lsn), r.lsn)).collect();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut last_per_item: BTreeMap<String, u64> = BTreeMap::new();
+    for (_, record) in common::read_stream(db, STREAM) {
+        let id = record["eventID"].as_str().unwrap().to_string();
+        let lsn = *lsn_of.get(&id).unwrap_or_else(|| {
+            panic!("cycle {cycle}: stream record {id} matches no logged change")
+        });
+        if !seen.insert(lsn) {
+            continue; // a re-publication after a crash: same event id
+        }
+        let key = record["dynamodb"]["Keys"].to_string();
+        let previous = last_per_item.insert(key.clone(), lsn).unwrap_or(0);
+        assert!(
+            lsn > previous,
+            "cycle {cycle}: item {key} out of order in the stream ({previous} then {lsn})"
+        );
+    }
+    let missing: Vec<u64> = records
+        .iter()
+        .map(|r| r.lsn)
+        .filter(|l| !seen.contains(l))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "cycle {cycle}: {} logged changes missing from the stream, first {:?}",
+        missing.len(),
+        missing.first()
+    );
+}
+
 fn run_cycle(
     dir: &Path,
     cycle: u64,
     rng: &mut StdRng,
     expected: &mut BTreeMap<String, Outcome>,
+    verify_stream: bool,
 ) -> usize {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
@@ -225,11 +271,14 @@ fn run_cycle(
             expected.insert(key, got);
         }
     }
-    let (folded, _) = common::fold_log(&db, TABLE);
+    let (folded, records) = common::fold_log(&db, TABLE);
     assert_eq!(
         folded, state,
         "cycle {cycle}: the table differs from the fold of the change log"
     );
+    if verify_stream {
+        check_stream(&db, &records, cycle);
+    }
     let report = db.recovery_report().clone();
     drop(db);
     if cycle.is_multiple_of(10) {
@@ -251,8 +300,25 @@ fn crash_recovery_after_sigkill() {
     let mut rng = StdRng::seed_from_u64(0xEDD1);
     let mut expected = BTreeMap::new();
     let mut total_acks = 0;
+    {
+        let db = Database::open(dir.path()).unwrap();
+        db.create_table(TABLE, KeySchema::new("pk", KeyType::S))
+            .unwrap();
+        db.streams()
+            .create_stream(
+                STREAM,
+                CreateStream {
+                    shard_count: Some(2),
+                    mode: StreamMode::Provisioned,
+                },
+            )
+            .unwrap();
+        db.enable_kinesis_streaming_destination(TABLE, STREAM_ARN, None)
+            .unwrap();
+    }
     for cycle in 0..cycles {
-        total_acks += run_cycle(dir.path(), cycle, &mut rng, &mut expected);
+        let verify_stream = cycle % 5 == 4 || cycle + 1 == cycles;
+        total_acks += run_cycle(dir.path(), cycle, &mut rng, &mut expected, verify_stream);
     }
     println!("{cycles} kill cycles, {total_acks} acknowledged writes verified");
     assert!(total_acks > 0, "the child never acknowledged a write");
