@@ -13,9 +13,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
+use eddy::crates::stream::{CreateStream, IteratorType, StreamMode};
 use eddy::{
-    AttributeValue, ChangeRecord, Database, Durability, Item, KeySchema, KeyType, Options, Query,
-    ReturnValues, Update,
+    AttributeValue, ChangeRecord, Database, DestinationStatus, Durability, Item, KeySchema,
+    KeyType, Options, Query, ReturnValues, Update,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -36,7 +37,7 @@ pub struct DemoArgs {
     #[arg(long, value_enum, default_value_t = DurabilityArg::Sync)]
     durability: DurabilityArg,
     /// Change records to print at the end.
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 3)]
     show: usize,
     /// Random seed, for a repeatable workload.
     #[arg(long, default_value_t = 42)]
@@ -52,6 +53,8 @@ enum DurabilityArg {
     /// No fsync: survives a process crash, not a power cut.
     None,
 }
+
+const STREAM: &str = "orders-changes";
 
 const STATUSES: [&str; 4] = ["PLACED", "PAID", "SHIPPED", "DELIVERED"];
 
@@ -77,10 +80,29 @@ pub fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
             KeySchema::new("customer", KeyType::S).with_sort_key("order", KeyType::N),
         )?;
     }
+    // Every change of the table also streams into a 4-shard Kinesis-style
+    // stream, in the record format DynamoDB writes.
+    let stream_arn = format!("arn:aws:kinesis:us-east-1:000000000000:stream/{STREAM}");
+    if !db.streams().list_streams().iter().any(|s| s == STREAM) {
+        db.streams().create_stream(
+            STREAM,
+            CreateStream {
+                shard_count: Some(4),
+                mode: StreamMode::Provisioned,
+            },
+        )?;
+    }
+    let active = db
+        .describe_kinesis_streaming_destination("orders")?
+        .iter()
+        .any(|d| d.status == DestinationStatus::Active);
+    if !active {
+        db.enable_kinesis_streaming_destination("orders", &stream_arn, None)?;
+    }
     let start_lsn = db.last_lsn() + 1;
     let writers = args.writers.max(1);
     println!(
-        "table orders (customer S, order N); {writers} writers, {} operations, durability {:?}",
+        "table orders (customer S, order N) streaming to {STREAM} (4 shards); {writers} writers, {} operations, durability {:?}",
         args.ops, args.durability
     );
 
@@ -136,12 +158,25 @@ pub fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
         .map_err(|_| "the consumer thread panicked")??;
 
     println!(
-        "\nlast {} change records, as the consumer received them:",
+        "\nlast {} change records, as the change-log consumer received them:",
         last.len()
     );
     for change in &last {
         println!("{}", describe(change));
     }
+    if !db.wait_for_streaming(Duration::from_secs(30))? {
+        return Err("the stream publisher did not catch up within 30 s".into());
+    }
+    let (per_shard, sample) = read_stream(&db, STREAM, args.show.min(2))?;
+    println!("\nstream {STREAM}, read back through shard iterators from TRIM_HORIZON:");
+    for (shard, count) in &per_shard {
+        println!("  {shard}  {count} records");
+    }
+    for (shard, data) in &sample {
+        println!("  a record of {shard}:\n    {data}");
+    }
+    let streamed: u64 = per_shard.iter().map(|(_, n)| n).sum();
+    let metrics = db.streaming_metrics("orders")?;
     let delivered: u64 = counts.values().sum();
     let stats = db.stats();
     let customer_orders = count_orders(&db, "customer-0")?;
@@ -154,7 +189,11 @@ pub fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
         counts.get("MODIFY").unwrap_or(&0),
         counts.get("REMOVE").unwrap_or(&0)
     );
-    println!("  changes delivered     {delivered} to the live consumer");
+    println!("  changes delivered     {delivered} to the live change-log consumer");
+    println!(
+        "  stream records        {streamed} in {STREAM} ({} change data capture units)",
+        metrics.cdc_units
+    );
     println!("  elapsed               {:.2} s", elapsed.as_secs_f64());
     println!(
         "  writes/s              {:.0}",
@@ -174,6 +213,44 @@ pub fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     db.close()?;
     Ok(())
+}
+
+/// Reads every record of a stream through shard iterators: the count per
+/// shard, and the data of the last record of the first `sample` shards.
+#[allow(clippy::type_complexity)]
+fn read_stream(
+    db: &Database,
+    stream: &str,
+    sample: usize,
+) -> Result<(Vec<(String, u64)>, Vec<(String, String)>), eddy::Error> {
+    let mut per_shard = Vec::new();
+    let mut samples = Vec::new();
+    for shard in db.streams().list_shards(stream)? {
+        let mut iterator = Some(db.streams().get_shard_iterator(
+            stream,
+            &shard.shard_id,
+            IteratorType::TrimHorizon,
+        )?);
+        let mut count = 0;
+        let mut last = None;
+        while let Some(it) = iterator {
+            let page = db.streams().get_records(&it, None)?;
+            if page.records.is_empty() {
+                break;
+            }
+            count += page.records.len() as u64;
+            last = page
+                .records
+                .last()
+                .map(|r| String::from_utf8_lossy(&r.data).into_owned());
+            iterator = page.next_shard_iterator;
+        }
+        if let (Some(data), true) = (last, samples.len() < sample) {
+            samples.push((shard.shard_id.clone(), data));
+        }
+        per_shard.push((shard.shard_id, count));
+    }
+    Ok((per_shard, samples))
 }
 
 /// Counts a customer's orders by paging through a query.
