@@ -140,6 +140,7 @@ impl Streams {
             floor_millis: 0,
             next_shard_index: count,
             shards,
+            consumers: Vec::new(),
         };
         let mut next = st.meta.clone();
         next.streams.insert(name.to_string(), sm.clone());

@@ -29,7 +29,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"EDDYSMTA";
-const VERSION: u32 = 1;
+/// Current format version. Version 1 (no consumers) is still read.
+const VERSION: u32 = 2;
 const FILE: &str = "streams.meta";
 const TMP: &str = "streams.meta.tmp";
 
@@ -79,6 +80,16 @@ pub(crate) struct StreamMeta {
     pub next_shard_index: u32,
     /// Sorted by index.
     pub shards: Vec<ShardMeta>,
+    /// Registered enhanced fan-out consumers, in registration order.
+    pub consumers: Vec<ConsumerMeta>,
+}
+
+/// A registered enhanced fan-out consumer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ConsumerMeta {
+    pub name: String,
+    /// Registration time; its seconds are part of the consumer ARN.
+    pub created_millis: u64,
 }
 
 impl StreamMeta {
@@ -133,11 +144,15 @@ fn encode(m: &Meta) -> Vec<u8> {
                 } => e.u8(1).u64(ending_seq_ix).u64(closed_millis),
             };
         }
+        e.u32(s.consumers.len() as u32);
+        for c in &s.consumers {
+            e.bytes(c.name.as_bytes()).u64(c.created_millis);
+        }
     }
     e.0
 }
 
-fn decode(buf: &[u8]) -> Option<Meta> {
+fn decode(buf: &[u8], version: u32) -> Option<Meta> {
     let mut d = Dec::new(buf);
     let hmac_key: [u8; 32] = d.take(32)?.try_into().ok()?;
     let mut streams = BTreeMap::new();
@@ -182,7 +197,17 @@ fn decode(buf: &[u8]) -> Option<Meta> {
                 next_seq_ix,
             });
         }
+        let mut consumers = Vec::new();
+        if version >= 2 {
+            for _ in 0..d.u32()? {
+                consumers.push(ConsumerMeta {
+                    name: d.string()?,
+                    created_millis: d.u64()?,
+                });
+            }
+        }
         let s = StreamMeta {
+            consumers,
             name: name.clone(),
             incarnation,
             created_millis,
@@ -225,10 +250,10 @@ pub(crate) fn load(fs: &dyn LogFs, dir: &Path) -> Result<Option<Meta>> {
     if d.take(8) != Some(MAGIC.as_slice()) {
         return Err(corrupt(0, "bad metadata magic"));
     }
-    match d.u32() {
-        Some(VERSION) => {}
+    let version = match d.u32() {
+        Some(v @ 1..=VERSION) => v,
         _ => return Err(corrupt(8, "unsupported metadata format version")),
-    }
+    };
     let payload_len = d.u64().ok_or_else(|| corrupt(12, "truncated"))?;
     let payload = usize::try_from(payload_len)
         .ok()
@@ -240,7 +265,7 @@ pub(crate) fn load(fs: &dyn LogFs, dir: &Path) -> Result<Option<Meta>> {
     if crc != crc32fast::hash(payload) || !d.is_empty() {
         return Err(corrupt(20, "metadata checksum mismatch"));
     }
-    decode(payload)
+    decode(payload, version)
         .map(Some)
         .ok_or_else(|| corrupt(20, "malformed metadata payload"))
 }
@@ -302,6 +327,10 @@ mod tests {
                         closed_millis: 10,
                     },
                     next_seq_ix: 10,
+                }],
+                consumers: vec![ConsumerMeta {
+                    name: "c".into(),
+                    created_millis: 11,
                 }],
             },
         );

@@ -43,6 +43,7 @@
 //! ```
 
 mod changes;
+mod consumer;
 mod db;
 mod destinations;
 mod error;
@@ -54,6 +55,7 @@ mod update;
 mod write;
 
 pub use changes::{ChangeIter, ChangeSubscription};
+pub use consumer::{ConsumerBatch, InitialPosition, StreamConsumer, SHARD_END};
 pub use db::{Checkpoint, Database, RecoveryReport, Stats};
 pub use destinations::{DestinationChange, DestinationDescription};
 pub use error::{Error, Result};
