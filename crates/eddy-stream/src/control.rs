@@ -229,6 +229,7 @@ impl Streams {
             stream_creation_millis: sm.created_millis,
             shards: sm.shards.iter().map(Self::shard_view).collect(),
             open_shard_count: sm.open_count(),
+            consumer_count: sm.consumers.len() as u32,
             encryption_type: "NONE",
         })
     }
@@ -250,13 +251,29 @@ impl Streams {
             .collect()
     }
 
-    /// `DeleteStream`: the stream is gone when this returns (later calls get
-    /// `ResourceNotFoundException`) and its files are deleted.
+    /// `DeleteStream` without `EnforceConsumerDeletion`: a stream with
+    /// registered consumers is `ResourceInUseException`. See
+    /// [`Streams::delete_stream_with`].
     pub fn delete_stream(&self, stream: &str) -> Result<()> {
+        self.delete_stream_with(stream, false)
+    }
+
+    /// `DeleteStream`: the stream is gone when this returns (later calls get
+    /// `ResourceNotFoundException`) and its files are deleted. With
+    /// registered consumers it fails with `ResourceInUseException` unless
+    /// `enforce_consumer_deletion`, which deregisters them too; live
+    /// subscriptions end with a `ResourceNotFoundException` event.
+    pub fn delete_stream_with(&self, stream: &str, enforce_consumer_deletion: bool) -> Result<()> {
         let name = self.resolve(stream)?;
         let mut st = self.inner.state.write();
-        if !st.meta.streams.contains_key(&name) {
+        let Some(sm) = st.meta.streams.get(&name) else {
             return Err(self.stream_not_found(&name));
+        };
+        if !sm.consumers.is_empty() && !enforce_consumer_deletion {
+            return Err(Error::ResourceInUse(format!(
+                "Stream {name} under account {} has registered consumers. Deregister them or set EnforceConsumerDeletion.",
+                self.account()
+            )));
         }
         let mut next = st.meta.clone();
         next.streams.remove(&name);
@@ -266,6 +283,9 @@ impl Streams {
         let logs: Vec<Arc<ShardLog>> = keys.iter().filter_map(|k| st.logs.remove(k)).collect();
         drop(st);
         self.inner.subscribers.lock().remove(&name);
+        self.inner
+            .fanout
+            .end_stream(&name, crate::fanout::EndReason::StreamDeleted);
         for log in logs {
             // The stream is already gone from the metadata; leftover files
             // are collected at the next open or create of the same name.

@@ -8,9 +8,10 @@
 //! between routing and appending, its records are routed again.
 
 use crate::error::{Error, Result};
+use crate::frame::StoredRecord;
 use crate::hashkey::{parse_hash_key, partition_key_hash};
 use crate::iterator::{self, IterToken, ITERATOR_TTL_MILLIS};
-use crate::meta::ShardState;
+use crate::meta::{ShardState, StreamMeta};
 use crate::seqnum::SequenceNumber;
 use crate::shard_log::{AppendRefused, NewRecord, ShardLog};
 use crate::types::{
@@ -301,6 +302,30 @@ impl Streams {
         kind: IteratorType,
     ) -> Result<String> {
         let name = self.resolve(stream)?;
+        let p = self.start_position(&name, shard, &kind, "GetShardIterator")?;
+        Ok(iterator::encode(
+            &p.hmac_key,
+            &IterToken {
+                stream: name,
+                stream_incarnation: p.incarnation,
+                shard_index: p.index,
+                position: p.position,
+                issued_millis: self.now(),
+            },
+        ))
+    }
+
+    /// Resolve a starting position (`ShardIteratorType` / `StartingPosition`)
+    /// in shard `shard` of stream `name` to a `seqIx`. `op` names the
+    /// operation in error messages.
+    pub(crate) fn start_position(
+        &self,
+        name: &str,
+        shard: &str,
+        kind: &IteratorType,
+        op: &str,
+    ) -> Result<StartPosition> {
+        let name = name.to_string();
         let now = self.now();
         let (log, key, incarnation, index, created_secs) = {
             let st = self.inner.state.read();
@@ -327,7 +352,7 @@ impl Streams {
         let at_seq = |text: &str| -> Result<u64> {
             let invalid = |why: &str| {
                 Error::InvalidArgument(format!(
-                    "StartingSequenceNumber {text} used in GetShardIterator on shard {shard} in stream {name} under account {} is invalid{why}.",
+                    "StartingSequenceNumber {text} used in {op} on shard {shard} in stream {name} under account {} is invalid{why}.",
                     self.account()
                 ))
             };
@@ -350,7 +375,7 @@ impl Streams {
             }
             Ok(s.seq_ix)
         };
-        let position = match &kind {
+        let position = match kind {
             IteratorType::TrimHorizon => 0,
             IteratorType::Latest => log.tip(),
             IteratorType::AtSequenceNumber(s) => at_seq(s)?,
@@ -364,16 +389,14 @@ impl Streams {
                 log.seek_timestamp(*t)?
             }
         };
-        Ok(iterator::encode(
-            &key,
-            &IterToken {
-                stream: name,
-                stream_incarnation: incarnation,
-                shard_index: index,
-                position,
-                issued_millis: now,
-            },
-        ))
+        Ok(StartPosition {
+            log,
+            hmac_key: key,
+            incarnation,
+            index,
+            created_secs,
+            position,
+        })
     }
 
     /// `GetRecords`: up to `limit` (1..=10000, default 10000) records and
@@ -421,21 +444,7 @@ impl Streams {
                 .logs
                 .get(&(name.clone(), sh.index))
                 .ok_or_else(|| self.shard_not_found(&name, &sid))?;
-            let children: Vec<ChildShard> = sm
-                .shards
-                .iter()
-                .filter(|c| c.parent == Some(sh.index) || c.adjacent_parent == Some(sh.index))
-                .map(|c| ChildShard {
-                    shard_id: shard_id(c.index),
-                    parent_shards: c
-                        .parent
-                        .iter()
-                        .chain(&c.adjacent_parent)
-                        .map(|&p| shard_id(p))
-                        .collect(),
-                    hash_key_range: c.range,
-                })
-                .collect();
+            let children = children_of(sm, sh.index);
             (Arc::clone(log), sh, sm.min_arrival(now), children)
         };
         let batch = log.read(
@@ -455,19 +464,7 @@ impl Streams {
         let records = batch
             .records
             .into_iter()
-            .map(|r| Record {
-                sequence_number: SequenceNumber::new(
-                    sh.created_secs(),
-                    sh.index,
-                    r.seq_ix,
-                    r.arrival_millis / 1000,
-                )
-                .to_string(),
-                approximate_arrival_millis: r.arrival_millis,
-                data: r.data,
-                partition_key: r.partition_key,
-                encryption_type: None,
-            })
+            .map(|r| to_record(sh.created_secs(), sh.index, r))
             .collect();
         let (next_shard_iterator, child_shards) = if at_end {
             (None, children)
@@ -486,6 +483,52 @@ impl Streams {
             child_shards,
         })
     }
+}
+
+/// A resolved starting position in one shard.
+pub(crate) struct StartPosition {
+    pub log: Arc<ShardLog>,
+    pub hmac_key: [u8; 32],
+    pub incarnation: u64,
+    pub index: u32,
+    pub created_secs: u64,
+    /// The first `seqIx` to read.
+    pub position: u64,
+}
+
+/// The API view of a stored record of shard `index`.
+pub(crate) fn to_record(created_secs: u64, index: u32, r: StoredRecord) -> Record {
+    Record {
+        sequence_number: SequenceNumber::new(
+            created_secs,
+            index,
+            r.seq_ix,
+            r.arrival_millis / 1000,
+        )
+        .to_string(),
+        approximate_arrival_millis: r.arrival_millis,
+        data: r.data,
+        partition_key: r.partition_key,
+        encryption_type: None,
+    }
+}
+
+/// `ChildShards` of shard `index`: the shards naming it as a parent.
+pub(crate) fn children_of(sm: &StreamMeta, index: u32) -> Vec<ChildShard> {
+    sm.shards
+        .iter()
+        .filter(|c| c.parent == Some(index) || c.adjacent_parent == Some(index))
+        .map(|c| ChildShard {
+            shard_id: shard_id(c.index),
+            parent_shards: c
+                .parent
+                .iter()
+                .chain(&c.adjacent_parent)
+                .map(|&p| shard_id(p))
+                .collect(),
+            hash_key_range: c.range,
+        })
+        .collect()
 }
 
 /// Format epoch millis like Java's `Date.toString()` in UTC, as in

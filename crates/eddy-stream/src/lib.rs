@@ -51,6 +51,16 @@
 //! revives records that were already outside the window (a per-stream floor
 //! is kept).
 //!
+//! # Enhanced fan-out
+//!
+//! Consumers ([`Streams::register_stream_consumer`] and friends) live in
+//! the metadata snapshot. [`Streams::subscribe_to_shard`] returns a
+//! [`ShardSubscription`] whose own delivery thread pushes
+//! [`SubscribeToShardEvent`]s over a bounded channel; it is woken by the
+//! shard writer right after each `fsync` and reads from a small in-memory
+//! tail, or from the segments when it has fallen behind, so a slow consumer
+//! never slows writers or other consumers (`fanout` and `live` module docs).
+//!
 //! # Example
 //!
 //! ```
@@ -67,12 +77,15 @@
 //! ```
 
 mod codec;
+mod consumer;
 mod control;
 mod data;
 mod error;
+mod fanout;
 mod frame;
 mod hashkey;
 mod iterator;
+mod live;
 mod meta;
 mod options;
 mod reshard;
@@ -81,11 +94,16 @@ mod seqnum;
 mod shard_log;
 mod types;
 
+pub use consumer::{Consumer, ConsumerRef, ConsumerStatus, MAX_CONSUMERS_PER_STREAM};
 pub use data::{
     MAX_GET_RECORDS, MAX_GET_RECORDS_BYTES, MAX_PUT_RECORDS, MAX_PUT_RECORDS_BYTES,
     MAX_RECORD_BYTES,
 };
 pub use error::{Error, Result};
+pub use fanout::{
+    ShardSubscription, StartingPosition, SubscribeToShardEvent, HEARTBEAT_MILLIS, MAX_EVENT_BYTES,
+    MAX_EVENT_RECORDS, SUBSCRIPTION_MILLIS, TAKEOVER_MILLIS,
+};
 pub use hashkey::{even_split, partition_key_hash, HashKeyRange};
 pub use iterator::ITERATOR_TTL_MILLIS;
 pub use options::{
@@ -129,6 +147,8 @@ pub(crate) struct Inner {
     pub opts: StreamOptions,
     pub state: RwLock<State>,
     pub subscribers: Mutex<HashMap<String, Vec<Sender<AppendNotice>>>>,
+    /// Live `SubscribeToShard` subscriptions.
+    pub fanout: fanout::Registry,
     _stop_trimmer: Option<Sender<()>>,
 }
 
@@ -209,6 +229,7 @@ impl Streams {
             opts: options,
             state: RwLock::new(State { meta, logs }),
             subscribers: Mutex::new(HashMap::new()),
+            fanout: fanout::Registry::default(),
             _stop_trimmer: stop_tx,
         });
         if let (Some(rx), Some(every)) = (stop_rx, inner.opts.trim_interval) {

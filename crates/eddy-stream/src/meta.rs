@@ -341,6 +341,20 @@ mod tests {
     }
 
     #[test]
+    fn version_1_payloads_still_decode_without_consumers() {
+        let mut m = sample();
+        if let Some(s) = m.streams.get_mut("s") {
+            s.consumers.clear();
+        }
+        let v2 = encode(&m);
+        // Version 1 is version 2 without the trailing consumer count.
+        let v1 = &v2[..v2.len() - 4];
+        assert_eq!(decode(v1, 1), Some(m.clone()));
+        assert_eq!(decode(v1, 2), None);
+        assert_eq!(decode(&v2, 2), Some(m));
+    }
+
+    #[test]
     fn save_load_round_trip_and_corruption() {
         let dir = tempfile::tempdir().unwrap();
         assert!(load(&StdFs, dir.path()).unwrap().is_none());

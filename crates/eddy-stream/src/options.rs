@@ -41,6 +41,7 @@ pub struct StreamOptions {
     pub(crate) shard_limit: u32,
     pub(crate) trim_interval: Option<Duration>,
     pub(crate) notify_capacity: usize,
+    pub(crate) subscription_buffer: usize,
 }
 
 impl std::fmt::Debug for StreamOptions {
@@ -66,6 +67,7 @@ impl Default for StreamOptions {
             shard_limit: DEFAULT_SHARD_LIMIT,
             trim_interval: None,
             notify_capacity: 1024,
+            subscription_buffer: 64,
         }
     }
 }
@@ -123,6 +125,13 @@ impl StreamOptions {
     /// Capacity of each [`crate::Streams::subscribe`] channel (minimum 1).
     pub fn notify_capacity(mut self, capacity: usize) -> Self {
         self.notify_capacity = capacity.max(1);
+        self
+    }
+
+    /// Events buffered per `SubscribeToShard` subscription (minimum 1,
+    /// default 64) before its delivery falls back to catching up from disk.
+    pub fn subscription_buffer(mut self, events: usize) -> Self {
+        self.subscription_buffer = events.max(1);
         self
     }
 

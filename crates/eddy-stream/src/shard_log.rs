@@ -19,6 +19,7 @@
 
 use crate::error::{io_ctx, Error, Result};
 use crate::frame::{self, FrameRef, StoredRecord};
+use crate::live::Live;
 use crate::segment::{
     create_segment, list_segments, scan_segment, step, ChunkReader, IndexEntry, Scanned, Step,
     HEADER_LEN, INDEX_EVERY,
@@ -79,6 +80,8 @@ pub(crate) struct ShardLog {
     segment_size: u64,
     writer: Mutex<WriterState>,
     view: RwLock<View>,
+    /// Wake-ups and recent records for fan-out delivery ([`Live`]).
+    pub live: Live,
 }
 
 impl ShardLog {
@@ -139,6 +142,7 @@ impl ShardLog {
                 segs,
                 next_seq_ix: next,
             }),
+            live: Live::new(next),
         })
     }
 
@@ -245,6 +249,21 @@ impl ShardLog {
             s.newest_millis = Some(arrival);
             s.index.extend(index);
         }
+        drop(v);
+        // Still under the writer lock, so batches reach the tail in order.
+        self.live.published(w.next_seq_ix, || {
+            records
+                .iter()
+                .zip(&assigned)
+                .map(|(r, &(seq_ix, arrival_millis))| StoredRecord {
+                    seq_ix,
+                    arrival_millis,
+                    partition_key: r.partition_key.clone(),
+                    explicit_hash_key: r.explicit_hash_key,
+                    data: r.data.clone(),
+                })
+                .collect()
+        });
         Ok(assigned)
     }
 
@@ -292,7 +311,10 @@ impl ShardLog {
         let mut w = self.writer.lock();
         w.closed = true;
         w.active = None;
-        w.next_seq_ix
+        let next = w.next_seq_ix;
+        drop(w);
+        self.live.bump();
+        next
     }
 
     /// Undo [`ShardLog::close`] (a reshard failed to persist).
@@ -444,6 +466,7 @@ impl ShardLog {
         w.active = None;
         drop(w);
         self.view.write().segs.clear();
+        self.live.bump();
         remove_dir_files(self.fs.as_ref(), &self.dir)
     }
 }

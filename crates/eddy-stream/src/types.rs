@@ -138,6 +138,9 @@ pub struct StreamDescription {
     pub shards: Vec<Shard>,
     /// `OpenShardCount` (from `DescribeStreamSummary`).
     pub open_shard_count: u32,
+    /// `ConsumerCount` (from `DescribeStreamSummary`): registered
+    /// enhanced fan-out consumers.
+    pub consumer_count: u32,
     /// `EncryptionType`: always `"NONE"` for now.
     pub encryption_type: &'static str,
 }

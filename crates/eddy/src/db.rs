@@ -184,7 +184,8 @@ impl Database {
             &dir.join("streams"),
             eddy_stream::StreamOptions::new()
                 .region(&options.region)
-                .account_id(&options.account),
+                .account_id(&options.account)
+                .trim_interval(Duration::from_secs(60)),
         )?;
         let destinations = Inner::load_destinations(&store)?;
         recovery.elapsed = started.elapsed();

@@ -334,22 +334,43 @@ fn per_item_order_holds_across_resharding() {
     use eddy::{InitialPosition, StreamConsumer};
     let dir = tempfile::tempdir().unwrap();
     let db = setup(dir.path());
-    db.enable_kinesis_streaming_destination("orders", ARN, None).unwrap();
+    db.enable_kinesis_streaming_destination("orders", ARN, None)
+        .unwrap();
     let bump = |db: &Database| {
         for k in 0..12 {
-            db.update_item("orders", &pk(&format!("k{k}")), Update::new().add("n", 1), ReturnValues::None).unwrap();
+            db.update_item(
+                "orders",
+                &pk(&format!("k{k}")),
+                Update::new().add("n", 1),
+                ReturnValues::None,
+            )
+            .unwrap();
         }
     };
     bump(&db);
-    assert!(db.wait_for_streaming(std::time::Duration::from_secs(10)).unwrap());
-    db.streams().split_shard("changes", "shardId-000000000001", "127605887595351923798765477786913079296").unwrap();
+    assert!(db
+        .wait_for_streaming(std::time::Duration::from_secs(10))
+        .unwrap());
+    db.streams()
+        .split_shard(
+            "changes",
+            "shardId-000000000001",
+            "127605887595351923798765477786913079296",
+        )
+        .unwrap();
     bump(&db);
-    assert!(db.wait_for_streaming(std::time::Duration::from_secs(10)).unwrap());
-    db.streams().update_shard_count("changes", 2).unwrap();
+    assert!(db
+        .wait_for_streaming(std::time::Duration::from_secs(10))
+        .unwrap());
+    db.streams().update_shard_count("changes", 3).unwrap();
     bump(&db);
-    assert!(db.wait_for_streaming(std::time::Duration::from_secs(10)).unwrap());
+    assert!(db
+        .wait_for_streaming(std::time::Duration::from_secs(10))
+        .unwrap());
 
-    let mut consumer: StreamConsumer = db.stream_consumer("order-app", "changes", InitialPosition::TrimHorizon).unwrap();
+    let mut consumer: StreamConsumer = db
+        .stream_consumer("order-app", "changes", InitialPosition::TrimHorizon)
+        .unwrap();
     let mut counts: BTreeMap<String, i64> = BTreeMap::new();
     let mut idle = 0;
     while idle < 3 {
@@ -360,8 +381,15 @@ fn per_item_order_holds_across_resharding() {
         idle = 0;
         for record in &batch.records {
             let json: Value = serde_json::from_slice(&record.data).unwrap();
-            let key = json["dynamodb"]["Keys"]["pk"]["S"].as_str().unwrap().to_string();
-            let n: i64 = json["dynamodb"]["NewImage"]["n"]["N"].as_str().unwrap().parse().unwrap();
+            let key = json["dynamodb"]["Keys"]["pk"]["S"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let n: i64 = json["dynamodb"]["NewImage"]["n"]["N"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap();
             let count = counts.entry(key.clone()).or_insert(0);
             assert_eq!(n, *count + 1, "{key}: out of order across resharding");
             *count = n;
