@@ -36,6 +36,7 @@ pub mod change;
 pub mod codec;
 pub mod destination;
 pub mod error;
+pub mod expr;
 pub mod io;
 pub mod json;
 pub mod key;

@@ -1,0 +1,75 @@
+//! Shared fixtures of eddy's benchmarks: databases, raw sled baselines and
+//! items of a given size, built the same way for every group so that a
+//! ratio compares like with like.
+
+use std::path::Path;
+
+use eddy::crates::stream::{CreateStream, StreamMode};
+use eddy::{Database, Durability, Item, KeySchema, KeyType, Options};
+use eddy_model::codec;
+
+/// The benchmark table.
+pub const TABLE: &str = "bench";
+/// The stream a destination benchmark streams into.
+pub const STREAM: &str = "bench-changes";
+
+/// The table's key schema.
+pub fn schema() -> KeySchema {
+    KeySchema::new("pk", KeyType::S).with_sort_key("sk", KeyType::N)
+}
+
+/// An item of roughly `size` bytes (by DynamoDB's size rules), number `i`.
+pub fn item(i: u64, size: usize) -> Item {
+    let pk = format!("user#{:08}", i / 16);
+    let fixed = 2 + pk.len() + 2 + 3 + 7;
+    Item::new()
+        .with("pk", pk)
+        .with("sk", i % 16)
+        .with("payload", "x".repeat(size.saturating_sub(fixed)))
+}
+
+/// Opens a database with a table, optionally streaming to a 4-shard stream.
+pub fn open_eddy(dir: &Path, durability: Durability, destination: bool) -> Database {
+    let db = Database::open_with(dir, Options::new().durability(durability))
+        .unwrap_or_else(|e| panic!("open: {e}"));
+    db.create_table(TABLE, schema())
+        .unwrap_or_else(|e| panic!("create table: {e}"));
+    if destination {
+        db.streams()
+            .create_stream(
+                STREAM,
+                CreateStream {
+                    shard_count: Some(4),
+                    mode: StreamMode::Provisioned,
+                },
+            )
+            .unwrap_or_else(|e| panic!("create stream: {e}"));
+        let arn = db
+            .streams()
+            .stream_arn(STREAM)
+            .unwrap_or_else(|e| panic!("arn: {e}"));
+        db.enable_kinesis_streaming_destination(TABLE, &arn, None)
+            .unwrap_or_else(|e| panic!("enable destination: {e}"));
+    }
+    db
+}
+
+/// A raw sled tree configured as eddy's store configures sled.
+pub fn open_sled(dir: &Path) -> sled::Tree {
+    let db = sled::Config::new()
+        .path(dir)
+        .cache_capacity(256 << 20)
+        .flush_every_ms(None)
+        .open()
+        .unwrap_or_else(|e| panic!("sled: {e}"));
+    db.open_tree("bench")
+        .unwrap_or_else(|e| panic!("sled tree: {e}"))
+}
+
+/// The key and value bytes eddy's store would write for an item.
+pub fn sled_entry(item: &Item) -> (Vec<u8>, Vec<u8>) {
+    let key = schema()
+        .encode_key(item)
+        .unwrap_or_else(|e| panic!("key: {e}"));
+    (key, codec::encode_item(item))
+}
