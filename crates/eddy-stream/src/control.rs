@@ -141,6 +141,7 @@ impl Streams {
             next_shard_index: count,
             shards,
             consumers: Vec::new(),
+            encryption_key: None,
         };
         let mut next = st.meta.clone();
         next.streams.insert(name.to_string(), sm.clone());
@@ -230,7 +231,12 @@ impl Streams {
             shards: sm.shards.iter().map(Self::shard_view).collect(),
             open_shard_count: sm.open_count(),
             consumer_count: sm.consumers.len() as u32,
-            encryption_type: "NONE",
+            encryption_type: if sm.encryption_key.is_some() {
+                "KMS"
+            } else {
+                "NONE"
+            },
+            key_id: sm.encryption_key.clone(),
         })
     }
 

@@ -6,9 +6,18 @@
 //! lock, one write + fsync per shard per call; no lock other shards need is
 //! held across an fsync. If a shard was closed by a concurrent reshard
 //! between routing and appending, its records are routed again.
+//!
+//! Encryption: a write reads the stream's key id under the same read lock
+//! as its routing, so records routed after `StartStreamEncryption` returned
+//! are sealed; a stream whose key is not configured refuses writes
+//! (`KMSNotFoundException`) rather than storing plaintext. Reads convert
+//! records with [`crate::crypto::to_record`], which decrypts, and stop at
+//! the first record that cannot be decrypted: earlier records are returned
+//! with an iterator pointing at it, and the read that reaches it fails
+//! with [`Error::Decrypt`].
 
+use crate::crypto::to_records;
 use crate::error::{Error, Result};
-use crate::frame::StoredRecord;
 use crate::hashkey::{parse_hash_key, partition_key_hash};
 use crate::iterator::{self, IterToken, ITERATOR_TTL_MILLIS};
 use crate::meta::{ShardState, StreamMeta};
@@ -16,7 +25,7 @@ use crate::seqnum::SequenceNumber;
 use crate::shard_log::{AppendRefused, NewRecord, ShardLog};
 use crate::types::{
     parse_shard_id, shard_id, AppendNotice, ChildShard, GetRecordsOutput, IteratorType, PutRecord,
-    PutRecordOutput, PutRecordsOutput, PutRecordsResultEntry, Record,
+    PutRecordOutput, PutRecordsOutput, PutRecordsResultEntry,
 };
 use crate::Streams;
 use std::collections::BTreeMap;
@@ -119,13 +128,22 @@ impl Streams {
             if pending.is_empty() {
                 break;
             }
-            let groups = {
+            let (groups, key) = {
                 let st = self.inner.state.read();
                 let sm = st
                     .meta
                     .streams
                     .get(name)
                     .ok_or_else(|| self.stream_not_found(name))?;
+                let key = match &sm.encryption_key {
+                    None => None,
+                    Some(id) => Some(self.inner.keys.get(id).ok_or_else(|| {
+                        Error::KmsNotFound(format!(
+                            "Stream {name} under account {} is encrypted with key {id}, which is not configured; records cannot be written.",
+                            self.account()
+                        ))
+                    })?),
+                };
                 let mut groups: BTreeMap<u32, Routed> = BTreeMap::new();
                 for &i in &pending {
                     let sh = sm
@@ -154,7 +172,7 @@ impl Streams {
                         .items
                         .push(i);
                 }
-                groups
+                (groups, key)
             };
             pending.clear();
             for g in groups.into_values() {
@@ -168,7 +186,7 @@ impl Streams {
                         data: recs[i].rec.data.clone(),
                     })
                     .collect();
-                match g.log.append(&batch, self.now()) {
+                match g.log.append(&batch, self.now(), key.as_deref()) {
                     Ok(assigned) => {
                         let sid = shard_id(g.index);
                         let mut last = String::new();
@@ -453,24 +471,26 @@ impl Streams {
             MAX_GET_RECORDS_BYTES,
             min_arrival,
         )?;
+        let keys = &self.inner.keys;
+        let (records, failed) = to_records(keys, &name, sh.created_secs(), sh.index, batch.records);
+        let next_pos = match failed {
+            Some((_, e)) if records.is_empty() => return Err(e),
+            Some((seq_ix, _)) => seq_ix,
+            None => batch.next_pos,
+        };
         let at_end = match sh.state {
-            ShardState::Closed { ending_seq_ix, .. } => batch.next_pos > ending_seq_ix,
+            ShardState::Closed { ending_seq_ix, .. } => next_pos > ending_seq_ix,
             ShardState::Open => false,
         };
-        let millis_behind_latest = match batch.records.last() {
-            Some(r) if batch.next_pos < batch.tip => now.saturating_sub(r.arrival_millis),
+        let millis_behind_latest = match records.last() {
+            Some(r) if next_pos < batch.tip => now.saturating_sub(r.approximate_arrival_millis),
             _ => 0,
         };
-        let records = batch
-            .records
-            .into_iter()
-            .map(|r| to_record(sh.created_secs(), sh.index, r))
-            .collect();
         let (next_shard_iterator, child_shards) = if at_end {
             (None, children)
         } else {
             let next = IterToken {
-                position: batch.next_pos,
+                position: next_pos,
                 issued_millis: now,
                 ..tok
             };
@@ -494,23 +514,6 @@ pub(crate) struct StartPosition {
     pub created_secs: u64,
     /// The first `seqIx` to read.
     pub position: u64,
-}
-
-/// The API view of a stored record of shard `index`.
-pub(crate) fn to_record(created_secs: u64, index: u32, r: StoredRecord) -> Record {
-    Record {
-        sequence_number: SequenceNumber::new(
-            created_secs,
-            index,
-            r.seq_ix,
-            r.arrival_millis / 1000,
-        )
-        .to_string(),
-        approximate_arrival_millis: r.arrival_millis,
-        data: r.data,
-        partition_key: r.partition_key,
-        encryption_type: None,
-    }
 }
 
 /// `ChildShards` of shard `index`: the shards naming it as a parent.

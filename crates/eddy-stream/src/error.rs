@@ -6,6 +6,13 @@
 //! failures ([`Error::Io`], [`Error::Corruption`], [`Error::Poisoned`]) are
 //! all `InternalFailureException`, the model's only server fault; they keep
 //! their detail (path, offset, OS error) for logs and tests.
+//!
+//! Encryption problems use Kinesis' KMS error names: an unknown key id is
+//! `KMSNotFoundException`; a stored record that fails authentication (wrong
+//! key under its id, or altered bytes) is `KMSAccessDeniedException`, whose
+//! documented meaning is "the ciphertext references a key that doesn't
+//! exist or that you don't have access to". An unusable key supplied by the
+//! embedding application is a configuration fault reported at open.
 
 use std::path::PathBuf;
 
@@ -59,6 +66,59 @@ pub enum Error {
     /// (`InternalFailureException`).
     #[error("shard writer is poisoned by an earlier failure (reopen to recover): {0}")]
     Poisoned(String),
+    /// No encryption key with the requested id is configured
+    /// (`KMSNotFoundException`): `StartStreamEncryption` with an unknown
+    /// key, or a write to a stream whose key is not configured.
+    #[error("{0}")]
+    KmsNotFound(String),
+    /// A stored encrypted record cannot be decrypted
+    /// (`KMSNotFoundException` if its key id is not configured,
+    /// `KMSAccessDeniedException` if authentication failed). Other records
+    /// stay readable; `AfterSequenceNumber(sequence_number)` skips this one.
+    #[error("cannot decrypt record {sequence_number} of {shard_id} in stream {stream}: {reason} (key id {key_id})")]
+    Decrypt {
+        /// The stream.
+        stream: String,
+        /// The shard.
+        shard_id: String,
+        /// The record's sequence number.
+        sequence_number: String,
+        /// The key id the record was encrypted under.
+        key_id: String,
+        /// Why it could not be decrypted.
+        reason: DecryptFailure,
+    },
+    /// An encryption key supplied through [`crate::StreamOptions`] is
+    /// unusable (bad key file or key id); reported by
+    /// [`crate::Streams::open`] (`InternalFailureException`).
+    #[error("encryption key {key_id}: {reason}")]
+    KeyConfig {
+        /// The configured key id.
+        key_id: String,
+        /// What is wrong, naming the key file if there is one.
+        reason: String,
+    },
+}
+
+/// Why an encrypted record could not be decrypted ([`Error::Decrypt`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecryptFailure {
+    /// No key with the record's key id is configured.
+    KeyNotConfigured,
+    /// The key under that id did not authenticate the record: a different
+    /// key, or altered ciphertext or record fields.
+    AuthenticationFailed,
+}
+
+impl std::fmt::Display for DecryptFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DecryptFailure::KeyNotConfigured => "no key with this id is configured",
+            DecryptFailure::AuthenticationFailed => {
+                "authentication failed (wrong key for this id, or damaged data)"
+            }
+        })
+    }
 }
 
 impl Error {
@@ -77,9 +137,19 @@ impl Error {
             Error::ExpiredIterator(_) => "ExpiredIteratorException",
             Error::LimitExceeded(_) => "LimitExceededException",
             Error::Validation(_) => "ValidationException",
-            Error::Io { .. } | Error::Corruption { .. } | Error::Poisoned(_) => {
-                "InternalFailureException"
-            }
+            Error::KmsNotFound(_)
+            | Error::Decrypt {
+                reason: DecryptFailure::KeyNotConfigured,
+                ..
+            } => "KMSNotFoundException",
+            Error::Decrypt {
+                reason: DecryptFailure::AuthenticationFailed,
+                ..
+            } => "KMSAccessDeniedException",
+            Error::Io { .. }
+            | Error::Corruption { .. }
+            | Error::Poisoned(_)
+            | Error::KeyConfig { .. } => "InternalFailureException",
         }
     }
 

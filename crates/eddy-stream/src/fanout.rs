@@ -37,8 +37,12 @@
 //! * Deregistering the consumer or deleting the stream ends a subscription
 //!   with one `Err(ResourceNotFoundException)` item.
 //! * The channel disconnects when the subscription has ended.
+//! * A record that cannot be decrypted (key missing or wrong) ends the
+//!   subscription with its [`Error::Decrypt`] (Kinesis' KMS exceptions are
+//!   stream-embedded too), after the records before it were delivered.
 
-use crate::data::{children_of, to_record};
+use crate::crypto::to_records;
+use crate::data::children_of;
 use crate::error::{Error, Result};
 use crate::shard_log::ShardLog;
 use crate::types::{shard_id, ChildShard, IteratorType, Record};
@@ -373,7 +377,7 @@ impl Delivery {
                 Ok(s) => s,
                 Err(e) => return self.send_final(e, streams),
             };
-            let (records, next_pos, tip) = match self.log.live.read(
+            let (stored, next_pos, tip) = match self.log.live.read(
                 self.pos,
                 MAX_EVENT_RECORDS,
                 MAX_EVENT_BYTES,
@@ -390,6 +394,20 @@ impl Delivery {
                     Err(e) => return self.send_final(e, streams),
                 },
             };
+            let (records, failed) = to_records(
+                &streams.inner.keys,
+                &self.key.0,
+                self.created_secs,
+                self.index,
+                stored,
+            );
+            // Deliver what precedes an undecryptable record; the next round
+            // starts at it and ends the subscription with its error.
+            let next_pos = match failed {
+                Some((_, e)) if records.is_empty() => return self.send_final(e, streams),
+                Some((seq_ix, _)) => seq_ix,
+                None => next_pos,
+            };
             let at_end = snap.ending_seq_ix.is_some_and(|e| next_pos > e);
             let heartbeat = last_sent.is_none_or(|t| now.saturating_sub(t) >= HEARTBEAT_MILLIS);
             if records.is_empty() && !at_end && !heartbeat {
@@ -399,13 +417,9 @@ impl Delivery {
                 continue;
             }
             let millis_behind_latest = match records.last() {
-                Some(r) if next_pos < tip => now.saturating_sub(r.arrival_millis),
+                Some(r) if next_pos < tip => now.saturating_sub(r.approximate_arrival_millis),
                 _ => 0,
             };
-            let records: Vec<Record> = records
-                .into_iter()
-                .map(|r| to_record(self.created_secs, self.index, r))
-                .collect();
             let continuation = match records.last() {
                 _ if at_end => None,
                 Some(r) => Some(r.sequence_number.clone()),

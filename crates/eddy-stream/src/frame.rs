@@ -4,8 +4,16 @@
 //! len:  u32 LE   length of body
 //! crc:  u32 LE   crc32 over the 4 len bytes followed by the body
 //! body: seq_ix u64 | arrival_millis u64 | pk_len u16 | pk (UTF-8)
-//!       | ehk_flag u8 [| ehk u128] | data_len u32 | data
+//!       | flags u8 [| ehk u128] [| key_id_len u16 | key_id | nonce [12]]
+//!       | data_len u32 | data
 //! ```
+//!
+//! `flags` bit 0 says an explicit hash key follows; bit 1 marks an
+//! encrypted record ([`crate::crypto`]): the key id and nonce follow, and
+//! `data` is the AES-256-GCM ciphertext with its 16-byte tag. Other bits
+//! are invalid. Frames written before encryption existed have flags 0 or 1,
+//! so they decode unchanged; a database holding encrypted frames also has a
+//! version-3 metadata file, which older builds refuse to open.
 //!
 //! As in the change log, the CRC covers the length field so a damaged length
 //! cannot make another byte range look valid. Decoding never panics: bytes
@@ -20,6 +28,22 @@ pub(crate) const FRAME_HEADER_LEN: usize = 8;
 /// record limit) plus generous room for the fixed fields and key.
 pub(crate) const MAX_BODY_LEN: usize = 10 * 1024 * 1024 + 4096;
 
+/// Flag bit: an explicit hash key follows.
+const FLAG_EHK: u8 = 1;
+/// Flag bit: the record is encrypted (key id and nonce follow).
+const FLAG_SEALED: u8 = 2;
+/// Length of an AES-GCM nonce.
+pub(crate) const NONCE_LEN: usize = 12;
+/// Length of an AES-GCM authentication tag.
+pub(crate) const TAG_LEN: usize = 16;
+
+/// How an encrypted record was sealed: which key and which nonce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Sealed {
+    pub key_id: String,
+    pub nonce: [u8; NONCE_LEN],
+}
+
 /// A record as stored in a shard segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct StoredRecord {
@@ -27,7 +51,10 @@ pub(crate) struct StoredRecord {
     pub arrival_millis: u64,
     pub partition_key: String,
     pub explicit_hash_key: Option<u128>,
+    /// The payload; ciphertext + tag when `sealed` is set.
     pub data: Vec<u8>,
+    /// Set for an encrypted record.
+    pub sealed: Option<Sealed>,
 }
 
 /// Why a frame is not valid.
@@ -48,20 +75,35 @@ pub(crate) struct FrameRef<'a> {
     pub arrival_millis: u64,
     pub partition_key: &'a str,
     pub explicit_hash_key: Option<u128>,
+    /// The payload; ciphertext + tag when `sealed` is set.
     pub data: &'a [u8],
+    pub sealed: Option<&'a Sealed>,
 }
 
-/// Append the frame for `r` to `out`. The partition key must be at most
-/// `u16::MAX` bytes (callers validate 256 characters).
+/// Append the frame for `r` to `out`. The partition key and key id must be
+/// at most `u16::MAX` bytes (callers validate 256 characters and 2048
+/// characters).
 pub(crate) fn encode(r: &FrameRef<'_>, out: &mut Vec<u8>) {
     let mut body = Enc::default();
     body.u64(r.seq_ix).u64(r.arrival_millis);
     body.u16(r.partition_key.len() as u16);
     body.0.extend_from_slice(r.partition_key.as_bytes());
-    match r.explicit_hash_key {
-        None => body.u8(0),
-        Some(k) => body.u8(1).u128(k),
-    };
+    let mut flags = 0;
+    if r.explicit_hash_key.is_some() {
+        flags |= FLAG_EHK;
+    }
+    if r.sealed.is_some() {
+        flags |= FLAG_SEALED;
+    }
+    body.u8(flags);
+    if let Some(k) = r.explicit_hash_key {
+        body.u128(k);
+    }
+    if let Some(s) = r.sealed {
+        body.u16(s.key_id.len() as u16);
+        body.0.extend_from_slice(s.key_id.as_bytes());
+        body.0.extend_from_slice(&s.nonce);
+    }
     body.bytes(r.data);
     let len = (body.0.len() as u32).to_le_bytes();
     let mut crc = crc32fast::Hasher::new();
@@ -101,18 +143,36 @@ pub(crate) fn decode_body(
         let arrival_millis = d.u64()?;
         let pk_len = d.u16()? as usize;
         let partition_key = String::from_utf8(d.take(pk_len)?.to_vec()).ok()?;
-        let explicit_hash_key = match d.u8()? {
+        let flags = d.u8()?;
+        if flags & !(FLAG_EHK | FLAG_SEALED) != 0 {
+            return None;
+        }
+        let explicit_hash_key = match flags & FLAG_EHK {
             0 => None,
-            1 => Some(d.u128()?),
-            _ => return None,
+            _ => Some(d.u128()?),
+        };
+        let sealed = if flags & FLAG_SEALED == 0 {
+            None
+        } else {
+            let id_len = d.u16()? as usize;
+            let key_id = String::from_utf8(d.take(id_len)?.to_vec()).ok()?;
+            let nonce: [u8; NONCE_LEN] = d.take(NONCE_LEN)?.try_into().ok()?;
+            if key_id.is_empty() {
+                return None;
+            }
+            Some(Sealed { key_id, nonce })
         };
         let data = d.bytes()?.to_vec();
+        if sealed.is_some() && data.len() < TAG_LEN {
+            return None;
+        }
         Some(StoredRecord {
             seq_ix,
             arrival_millis,
             partition_key,
             explicit_hash_key,
             data,
+            sealed,
         })
     })();
     match parsed {
@@ -134,6 +194,7 @@ mod tests {
             partition_key: &r.partition_key,
             explicit_hash_key: r.explicit_hash_key,
             data: &r.data,
+            sealed: r.sealed.as_ref(),
         }
     }
 
@@ -144,11 +205,42 @@ mod tests {
         decode_body(&h, crc, body)
     }
 
+    fn sealed_record() -> StoredRecord {
+        StoredRecord {
+            seq_ix: 1,
+            arrival_millis: 2,
+            partition_key: "k".into(),
+            explicit_hash_key: Some(9),
+            data: vec![7; 30],
+            sealed: Some(Sealed {
+                key_id: "key-1".into(),
+                nonce: [3; NONCE_LEN],
+            }),
+        }
+    }
+
+    /// Replace the body of a frame and recompute its length and crc, as a
+    /// deliberate (not accidental) modification would.
+    fn reframe(body: &[u8]) -> Vec<u8> {
+        let len = (body.len() as u32).to_le_bytes();
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&len);
+        crc.update(body);
+        let mut out = len.to_vec();
+        out.extend_from_slice(&crc.finalize().to_le_bytes());
+        out.extend_from_slice(body);
+        out
+    }
+
     proptest! {
         #[test]
         fn round_trip(seq in any::<u64>(), t in any::<u64>(), pk in "\\PC{1,20}",
-                      ehk in proptest::option::of(any::<u128>()), data in proptest::collection::vec(any::<u8>(), 0..300)) {
-            let r = StoredRecord { seq_ix: seq, arrival_millis: t, partition_key: pk, explicit_hash_key: ehk, data };
+                      ehk in proptest::option::of(any::<u128>()), data in proptest::collection::vec(any::<u8>(), 0..300),
+                      sealed in proptest::option::of(("[a-z:/0-9-]{1,40}", any::<[u8; NONCE_LEN]>()))) {
+            let sealed = sealed.map(|(key_id, nonce)| Sealed { key_id, nonce });
+            // A sealed payload always carries at least its tag.
+            let data = if sealed.is_some() && data.len() < TAG_LEN { vec![0; TAG_LEN] } else { data };
+            let r = StoredRecord { seq_ix: seq, arrival_millis: t, partition_key: pk, explicit_hash_key: ehk, data, sealed };
             let mut buf = Vec::new();
             encode(&fr(&r), &mut buf);
             prop_assert_eq!(split(&buf).unwrap(), r);
@@ -161,12 +253,60 @@ mod tests {
 
         #[test]
         fn bit_flips_are_detected(flip in 0usize..60) {
-            let r = StoredRecord { seq_ix: 1, arrival_millis: 2, partition_key: "k".into(), explicit_hash_key: None, data: vec![7; 30] };
+            let r = StoredRecord { seq_ix: 1, arrival_millis: 2, partition_key: "k".into(), explicit_hash_key: None, data: vec![7; 30], sealed: None };
             let mut buf = Vec::new();
             encode(&fr(&r), &mut buf);
             let i = flip % buf.len();
             buf[i] ^= 0x10;
             prop_assert!(split(&buf).is_err());
         }
+
+        #[test]
+        fn bit_flips_in_encrypted_frames_are_detected(flip in 0usize..120) {
+            let mut buf = Vec::new();
+            encode(&fr(&sealed_record()), &mut buf);
+            let i = flip % buf.len();
+            buf[i] ^= 0x04;
+            prop_assert!(split(&buf).is_err());
+        }
+
+        #[test]
+        fn reframed_garbage_never_panics(body in proptest::collection::vec(any::<u8>(), 0..120)) {
+            let _ = split(&reframe(&body));
+        }
+    }
+
+    #[test]
+    fn tampered_encrypted_frames_with_fixed_crc_fail_structurally() {
+        let mut buf = Vec::new();
+        encode(&fr(&sealed_record()), &mut buf);
+        let body = buf[FRAME_HEADER_LEN..].to_vec();
+        // seq 8 + arrival 8 + pk_len 2 + "k" 1 = offset of the flags byte.
+        let flags_at = 19;
+        assert_eq!(body[flags_at], FLAG_EHK | FLAG_SEALED);
+        let ok = split(&reframe(&body)).unwrap();
+        assert_eq!(ok, sealed_record());
+        // An unknown flag bit.
+        let mut b = body.clone();
+        b[flags_at] |= 0x80;
+        assert_eq!(split(&reframe(&b)), Err(Invalid::Structure));
+        // The sealed bit cleared: the key id bytes no longer parse as data.
+        let mut b = body.clone();
+        b[flags_at] = FLAG_EHK;
+        assert_eq!(split(&reframe(&b)), Err(Invalid::Structure));
+        // Ciphertext shorter than a tag.
+        let cut = body.len() - 30 + (TAG_LEN - 1);
+        let mut b = body[..cut].to_vec();
+        let dl = b.len() - (TAG_LEN - 1) - 4;
+        b[dl..dl + 4].copy_from_slice(&((TAG_LEN - 1) as u32).to_le_bytes());
+        assert_eq!(split(&reframe(&b)), Err(Invalid::Structure));
+        // An empty key id.
+        let mut r = sealed_record();
+        if let Some(s) = r.sealed.as_mut() {
+            s.key_id.clear();
+        }
+        let mut e = Vec::new();
+        encode(&fr(&r), &mut e);
+        assert_eq!(split(&e), Err(Invalid::Structure));
     }
 }

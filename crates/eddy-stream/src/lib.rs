@@ -61,6 +61,15 @@
 //! tail, or from the segments when it has fallen behind, so a slow consumer
 //! never slows writers or other consumers (`fanout` and `live` module docs).
 //!
+//! # Encryption at rest
+//!
+//! [`Streams::start_stream_encryption`] turns on AES-256-GCM encryption of
+//! a stream's new records under an application-supplied key
+//! ([`StreamOptions::encryption_key`]); reads decrypt transparently and
+//! report `EncryptionType` `KMS`. Keys never reach the disk; opening needs
+//! no keys, and a record whose key is missing or wrong is a typed
+//! [`Error::Decrypt`] for the read that reaches it (`crypto` module docs).
+//!
 //! # Example
 //!
 //! ```
@@ -79,7 +88,9 @@
 mod codec;
 mod consumer;
 mod control;
+mod crypto;
 mod data;
+mod encryption;
 mod error;
 mod fanout;
 mod frame;
@@ -99,7 +110,7 @@ pub use data::{
     MAX_GET_RECORDS, MAX_GET_RECORDS_BYTES, MAX_PUT_RECORDS, MAX_PUT_RECORDS_BYTES,
     MAX_RECORD_BYTES,
 };
-pub use error::{Error, Result};
+pub use error::{DecryptFailure, Error, Result};
 pub use fanout::{
     ShardSubscription, StartingPosition, SubscribeToShardEvent, HEARTBEAT_MILLIS, MAX_EVENT_BYTES,
     MAX_EVENT_RECORDS, SUBSCRIPTION_MILLIS, TAKEOVER_MILLIS,
@@ -145,6 +156,8 @@ pub(crate) struct State {
 pub(crate) struct Inner {
     pub dir: PathBuf,
     pub opts: StreamOptions,
+    /// The configured encryption keys (memory only).
+    pub keys: crypto::Keyring,
     pub state: RwLock<State>,
     pub subscribers: Mutex<HashMap<String, Vec<Sender<AppendNotice>>>>,
     /// Live `SubscribeToShard` subscriptions.
@@ -185,9 +198,11 @@ pub(crate) fn shard_dir(root: &Path, name: &str, index: u32) -> PathBuf {
 
 impl Streams {
     /// Open (or create) the database in `dir`, recovering torn tails of
-    /// every shard's last segment.
+    /// every shard's last segment. Configured encryption keys are loaded
+    /// first; an unusable one fails the open ([`Error::KeyConfig`]).
     pub fn open(dir: &Path, options: StreamOptions) -> Result<Streams> {
         let fs = Arc::clone(&options.fs);
+        let keys = crypto::Keyring::load(&options.keys, fs.as_ref())?;
         fs.create_dir_all(dir).map_err(io_ctx("creating", dir))?;
         let meta = match meta::load(fs.as_ref(), dir)? {
             Some(m) => m,
@@ -227,6 +242,7 @@ impl Streams {
         let inner = Arc::new(Inner {
             dir: dir.to_path_buf(),
             opts: options,
+            keys,
             state: RwLock::new(State { meta, logs }),
             subscribers: Mutex::new(HashMap::new()),
             fanout: fanout::Registry::default(),

@@ -20,6 +20,9 @@
 //! delivery thread tracks its own position, the switch between the two
 //! sources can neither skip nor repeat a record.
 //!
+//! Records are cached as stored: an encrypted record stays ciphertext here
+//! and is decrypted by each delivery ([`crate::crypto`] module docs).
+//!
 //! The cache covers a contiguous `seqIx` range ending at the tip: batches
 //! are pushed in commit order, evicted from the front, and the cache is
 //! emptied whenever the last watcher leaves (so it restarts contiguous).
@@ -208,6 +211,7 @@ mod tests {
             partition_key: "k".into(),
             explicit_hash_key: None,
             data: vec![1; 10],
+            sealed: None,
         }
     }
 

@@ -29,8 +29,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"EDDYSMTA";
-/// Current format version. Version 1 (no consumers) is still read.
-const VERSION: u32 = 2;
+/// Current format version. Versions 1 (no consumers) and 2 (no
+/// encryption state) are still read.
+const VERSION: u32 = 3;
 const FILE: &str = "streams.meta";
 const TMP: &str = "streams.meta.tmp";
 
@@ -82,6 +83,9 @@ pub(crate) struct StreamMeta {
     pub shards: Vec<ShardMeta>,
     /// Registered enhanced fan-out consumers, in registration order.
     pub consumers: Vec<ConsumerMeta>,
+    /// `Some(key id)` while new records are encrypted (`EncryptionType`
+    /// `KMS`); only the id is stored, never key material.
+    pub encryption_key: Option<String>,
 }
 
 /// A registered enhanced fan-out consumer.
@@ -148,6 +152,10 @@ fn encode(m: &Meta) -> Vec<u8> {
         for c in &s.consumers {
             e.bytes(c.name.as_bytes()).u64(c.created_millis);
         }
+        match &s.encryption_key {
+            None => e.u8(0),
+            Some(k) => e.u8(1).bytes(k.as_bytes()),
+        };
     }
     e.0
 }
@@ -206,8 +214,17 @@ fn decode(buf: &[u8], version: u32) -> Option<Meta> {
                 });
             }
         }
+        let encryption_key = match version {
+            1 | 2 => None,
+            _ => match d.u8()? {
+                0 => None,
+                1 => Some(d.string()?),
+                _ => return None,
+            },
+        };
         let s = StreamMeta {
             consumers,
+            encryption_key,
             name: name.clone(),
             incarnation,
             created_millis,
@@ -332,6 +349,7 @@ mod tests {
                     name: "c".into(),
                     created_millis: 11,
                 }],
+                encryption_key: Some("arn:aws:kms:us-east-1:1:key/k".into()),
             },
         );
         Meta {
@@ -341,17 +359,29 @@ mod tests {
     }
 
     #[test]
-    fn version_1_payloads_still_decode_without_consumers() {
+    fn older_versions_still_decode() {
         let mut m = sample();
         if let Some(s) = m.streams.get_mut("s") {
             s.consumers.clear();
+            s.encryption_key = None;
         }
-        let v2 = encode(&m);
-        // Version 1 is version 2 without the trailing consumer count.
+        let v3 = encode(&m);
+        // Version 2 is version 3 without the trailing encryption byte, and
+        // version 1 is version 2 without the trailing consumer count.
+        let v2 = &v3[..v3.len() - 1];
         let v1 = &v2[..v2.len() - 4];
         assert_eq!(decode(v1, 1), Some(m.clone()));
         assert_eq!(decode(v1, 2), None);
-        assert_eq!(decode(&v2, 2), Some(m));
+        assert_eq!(decode(v2, 2), Some(m.clone()));
+        assert_eq!(decode(v2, 3), None);
+        assert_eq!(decode(&v3, 3), Some(m));
+        let full = encode(&sample());
+        assert_eq!(decode(&full, 3), Some(sample()));
+        let mut bad = full.clone();
+        let at = full.len() - 4 - "arn:aws:kms:us-east-1:1:key/k".len() - 1;
+        assert_eq!(bad[at], 1);
+        bad[at] = 2;
+        assert_eq!(decode(&bad, 3), None);
     }
 
     #[test]

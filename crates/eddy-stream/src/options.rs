@@ -2,9 +2,13 @@
 //!
 //! Everything environmental is injectable: the file layer (so tests can fail
 //! fsyncs), and the clock (so retention and iterator expiry can be tested
-//! without waiting).
+//! without waiting). Encryption keys are supplied here too: eddy has no
+//! key service, so the embedding application hands over key material under
+//! ids, and only the ids are ever persisted ([`crate::crypto`] module docs).
 
+use crate::crypto::KeySource;
 use eddy_model::io::{LogFs, StdFs};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,6 +46,8 @@ pub struct StreamOptions {
     pub(crate) trim_interval: Option<Duration>,
     pub(crate) notify_capacity: usize,
     pub(crate) subscription_buffer: usize,
+    /// Encryption keys by id, in registration order (later wins).
+    pub(crate) keys: Vec<(String, KeySource)>,
 }
 
 impl std::fmt::Debug for StreamOptions {
@@ -52,6 +58,10 @@ impl std::fmt::Debug for StreamOptions {
             .field("segment_size", &self.segment_size)
             .field("shard_limit", &self.shard_limit)
             .field("trim_interval", &self.trim_interval)
+            .field(
+                "encryption_key_ids",
+                &self.keys.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -68,6 +78,7 @@ impl Default for StreamOptions {
             trim_interval: None,
             notify_capacity: 1024,
             subscription_buffer: 64,
+            keys: Vec::new(),
         }
     }
 }
@@ -132,6 +143,36 @@ impl StreamOptions {
     /// default 64) before its delivery falls back to catching up from disk.
     pub fn subscription_buffer(mut self, events: usize) -> Self {
         self.subscription_buffer = events.max(1);
+        self
+    }
+
+    /// Make a 256-bit AES key available under `key_id` (1..=2048
+    /// characters), the `KeyId` that
+    /// [`crate::Streams::start_stream_encryption`] names. Several keys may
+    /// be configured; registering an id again replaces its key. Records
+    /// stay readable only while the key they were written with is
+    /// configured under the same id. The key is kept in memory only.
+    ///
+    /// ```
+    /// let opts = eddy_stream::StreamOptions::new().encryption_key("app-key-1", [7u8; 32]);
+    /// ```
+    pub fn encryption_key(mut self, key_id: impl Into<String>, key: [u8; 32]) -> Self {
+        self.keys.push((key_id.into(), KeySource::Bytes(key)));
+        self
+    }
+
+    /// Like [`StreamOptions::encryption_key`], with the key read at
+    /// [`crate::Streams::open`] from `path` (through the file layer): exactly
+    /// 32 raw bytes, or 64 hex characters optionally surrounded by
+    /// whitespace. A missing or malformed file makes `open` fail
+    /// ([`crate::Error::KeyConfig`] or [`crate::Error::Io`]).
+    pub fn encryption_key_file(
+        mut self,
+        key_id: impl Into<String>,
+        path: impl Into<PathBuf>,
+    ) -> Self {
+        self.keys
+            .push((key_id.into(), KeySource::File(path.into())));
         self
     }
 

@@ -14,11 +14,16 @@
 //! appends fail with [`Error::Poisoned`] until the database is reopened and
 //! recovery re-establishes the truth.
 //!
+//! Records of an encrypted stream are sealed here, under the writer lock,
+//! because their `seqIx` (part of the authenticated data) is assigned here
+//! ([`crate::crypto`]); the live cache receives them as stored.
+//!
 //! Arrival times are clamped to be non-decreasing within a shard (also
 //! across reopen), which makes `AT_TIMESTAMP` lookups and retention simple.
 
+use crate::crypto::{self, StreamKey};
 use crate::error::{io_ctx, Error, Result};
-use crate::frame::{self, FrameRef, StoredRecord};
+use crate::frame::{self, FrameRef, Sealed, StoredRecord};
 use crate::live::Live;
 use crate::segment::{
     create_segment, list_segments, scan_segment, step, ChunkReader, IndexEntry, Scanned, Step,
@@ -161,12 +166,13 @@ impl ShardLog {
             .find_map(|s| s.newest_millis)
     }
 
-    /// Append `records` durably (one write, one fsync). Returns each
-    /// record's `(seqIx, arrival_millis)`.
+    /// Append `records` durably (one write, one fsync), encrypted under
+    /// `key` if given. Returns each record's `(seqIx, arrival_millis)`.
     pub fn append(
         &self,
         records: &[NewRecord],
         now_millis: u64,
+        key: Option<&StreamKey>,
     ) -> std::result::Result<Vec<(u64, u64)>, AppendRefused> {
         let mut w = self.writer.lock();
         if w.deleted {
@@ -189,17 +195,34 @@ impl ShardLog {
             .segs
             .last()
             .map_or(w.next_seq_ix, |s| s.first);
+        let sealed: Vec<Option<(Sealed, Vec<u8>)>> = records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let Some(key) = key else { return Ok(None) };
+                let c = crypto::Context {
+                    shard_index: self.index,
+                    seq_ix: w.next_seq_ix + i as u64,
+                    arrival_millis: arrival,
+                    partition_key: &r.partition_key,
+                    explicit_hash_key: r.explicit_hash_key,
+                };
+                crypto::seal(key, &c, &r.data).map(Some)
+            })
+            .collect::<Result<_>>()
+            .map_err(AppendRefused::Failed)?;
         let mut buf = Vec::new();
         let mut index = Vec::new();
         let mut assigned = Vec::with_capacity(records.len());
-        for (i, r) in records.iter().enumerate() {
+        for (i, (r, s)) in records.iter().zip(&sealed).enumerate() {
             let seq_ix = w.next_seq_ix + i as u64;
             let rec = FrameRef {
                 seq_ix,
                 arrival_millis: arrival,
                 partition_key: &r.partition_key,
                 explicit_hash_key: r.explicit_hash_key,
-                data: &r.data,
+                data: s.as_ref().map_or(&r.data, |(_, ct)| ct),
+                sealed: s.as_ref().map(|(s, _)| s),
             };
             if (seq_ix - first_of_seg).is_multiple_of(INDEX_EVERY) {
                 index.push(IndexEntry {
@@ -255,12 +278,20 @@ impl ShardLog {
             records
                 .iter()
                 .zip(&assigned)
-                .map(|(r, &(seq_ix, arrival_millis))| StoredRecord {
-                    seq_ix,
-                    arrival_millis,
-                    partition_key: r.partition_key.clone(),
-                    explicit_hash_key: r.explicit_hash_key,
-                    data: r.data.clone(),
+                .zip(sealed)
+                .map(|((r, &(seq_ix, arrival_millis)), s)| {
+                    let (sealed, data) = match s {
+                        Some((s, ct)) => (Some(s), ct),
+                        None => (None, r.data.clone()),
+                    };
+                    StoredRecord {
+                        seq_ix,
+                        arrival_millis,
+                        partition_key: r.partition_key.clone(),
+                        explicit_hash_key: r.explicit_hash_key,
+                        data,
+                        sealed,
+                    }
                 })
                 .collect()
         });

@@ -141,8 +141,11 @@ pub struct StreamDescription {
     /// `ConsumerCount` (from `DescribeStreamSummary`): registered
     /// enhanced fan-out consumers.
     pub consumer_count: u32,
-    /// `EncryptionType`: always `"NONE"` for now.
+    /// `EncryptionType`: `"KMS"` while new records are encrypted
+    /// ([`crate::Streams::start_stream_encryption`]), else `"NONE"`.
     pub encryption_type: &'static str,
+    /// `KeyId`: the key new records are encrypted with, if any.
+    pub key_id: Option<String>,
 }
 
 /// `ShardIteratorType` with its argument.
@@ -171,7 +174,8 @@ pub struct Record {
     pub data: Vec<u8>,
     /// `PartitionKey`.
     pub partition_key: String,
-    /// `EncryptionType`: `None` (not encrypted).
+    /// `EncryptionType`: `Some("KMS")` for a record stored encrypted,
+    /// `None` for a plain one.
     pub encryption_type: Option<String>,
 }
 

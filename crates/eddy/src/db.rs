@@ -33,7 +33,7 @@ use parking_lot::Mutex;
 
 use crate::destinations::DestinationMap;
 use crate::error::{Error, Result};
-use crate::options::Options;
+use crate::options::{Options, StreamKey};
 use crate::publisher::StreamingMetrics;
 
 /// Number of lock stripes serialising writes to the same item.
@@ -180,13 +180,19 @@ impl Database {
             ..RecoveryReport::default()
         };
         replay(&log, &store, &mut recovery)?;
-        let streams = eddy_stream::Streams::open(
-            &dir.join("streams"),
-            eddy_stream::StreamOptions::new()
-                .region(&options.region)
-                .account_id(&options.account)
-                .trim_interval(Duration::from_secs(60)),
-        )?;
+        let mut stream_options = eddy_stream::StreamOptions::new()
+            .region(&options.region)
+            .account_id(&options.account)
+            .trim_interval(Duration::from_secs(60));
+        for (id, key) in &options.stream_keys {
+            stream_options = match key {
+                StreamKey::Bytes(bytes) => stream_options.encryption_key(id.clone(), *bytes),
+                StreamKey::File(path) => {
+                    stream_options.encryption_key_file(id.clone(), path.clone())
+                }
+            };
+        }
+        let streams = eddy_stream::Streams::open(&dir.join("streams"), stream_options)?;
         let destinations = Inner::load_destinations(&store)?;
         recovery.elapsed = started.elapsed();
         tracing::info!(

@@ -27,6 +27,14 @@ pub struct Options {
     pub(crate) log_fs: Option<Arc<dyn LogFs>>,
     pub(crate) region: String,
     pub(crate) account: String,
+    pub(crate) stream_keys: Vec<(String, StreamKey)>,
+}
+
+/// Where a stream encryption key comes from.
+#[derive(Clone)]
+pub(crate) enum StreamKey {
+    Bytes([u8; 32]),
+    File(std::path::PathBuf),
 }
 
 impl std::fmt::Debug for Options {
@@ -40,6 +48,14 @@ impl std::fmt::Debug for Options {
             .field("custom_log_fs", &self.log_fs.is_some())
             .field("region", &self.region)
             .field("account", &self.account)
+            .field(
+                "stream_key_ids",
+                &self
+                    .stream_keys
+                    .iter()
+                    .map(|(id, _)| id)
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -55,6 +71,7 @@ impl Default for Options {
             log_fs: None,
             region: "us-east-1".into(),
             account: "000000000000".into(),
+            stream_keys: Vec::new(),
         }
     }
 }
@@ -123,6 +140,27 @@ impl Options {
     /// The account id that ARNs carry (default `000000000000`).
     pub fn account(mut self, account: impl Into<String>) -> Options {
         self.account = account.into();
+        self
+    }
+
+    /// A 256-bit key streams can be encrypted with, under the KeyId that
+    /// `start_stream_encryption` names. Key material is never written to
+    /// disk: the application supplies it at every open.
+    pub fn stream_encryption_key(mut self, key_id: impl Into<String>, key: [u8; 32]) -> Options {
+        self.stream_keys
+            .push((key_id.into(), StreamKey::Bytes(key)));
+        self
+    }
+
+    /// Like [`Options::stream_encryption_key`], read at open from a file of
+    /// 32 raw bytes or 64 hex characters.
+    pub fn stream_encryption_key_file(
+        mut self,
+        key_id: impl Into<String>,
+        path: impl Into<std::path::PathBuf>,
+    ) -> Options {
+        self.stream_keys
+            .push((key_id.into(), StreamKey::File(path.into())));
         self
     }
 }

@@ -399,3 +399,73 @@ fn per_item_order_holds_across_resharding() {
     assert_eq!(counts.len(), 12);
     assert!(counts.values().all(|n| *n == 3), "{counts:?}");
 }
+
+#[test]
+fn an_encrypted_stream_receives_encrypted_change_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = [7u8; 32];
+    let options = || eddy::Options::new().stream_encryption_key("alias/eddy", key);
+    {
+        let db = Database::open_with(dir.path(), options()).unwrap();
+        db.create_table("orders", KeySchema::new("pk", KeyType::S))
+            .unwrap();
+        db.streams()
+            .create_stream(
+                "changes",
+                CreateStream {
+                    shard_count: Some(1),
+                    mode: StreamMode::Provisioned,
+                },
+            )
+            .unwrap();
+        db.streams()
+            .start_stream_encryption("changes", "KMS", "alias/eddy")
+            .unwrap();
+        db.enable_kinesis_streaming_destination("orders", ARN, None)
+            .unwrap();
+        db.put_item(
+            "orders",
+            pk("secret-order").with("card", "4111-1111"),
+            ReturnValues::None,
+        )
+        .unwrap();
+        assert!(db
+            .wait_for_streaming(std::time::Duration::from_secs(10))
+            .unwrap());
+    }
+    // Nothing readable on disk...
+    let mut found = false;
+    for entry in walk(&dir.path().join("streams")) {
+        let bytes = std::fs::read(&entry).unwrap();
+        found |= bytes.windows(9).any(|w| w == b"4111-1111");
+    }
+    assert!(!found, "plaintext of an encrypted record on disk");
+    // ...and everything readable with the key.
+    let db = Database::open_with(dir.path(), options()).unwrap();
+    let records = common::read_stream(&db, "changes");
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        records[0].1["dynamodb"]["NewImage"]["card"]["S"],
+        "4111-1111"
+    );
+    assert_eq!(
+        db.streams()
+            .describe_stream("changes")
+            .unwrap()
+            .encryption_type,
+        "KMS"
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
