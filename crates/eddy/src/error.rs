@@ -9,6 +9,13 @@ pub enum Error {
     /// (`ValidationException`).
     #[error("{0}")]
     Validation(String),
+    /// A condition expression was false (`ConditionalCheckFailedException`);
+    /// nothing was written or logged.
+    #[error("The conditional request failed")]
+    ConditionalCheckFailed {
+        /// The item as it was, when the request asked for it.
+        item: Option<eddy_model::Item>,
+    },
     /// The named table does not exist (`ResourceNotFoundException`).
     #[error("Requested resource not found: Table: {0} not found")]
     TableNotFound(String),
@@ -73,6 +80,7 @@ impl Error {
     pub fn aws_error_name(&self) -> &'static str {
         match self {
             Error::Validation(_) => "ValidationException",
+            Error::ConditionalCheckFailed { .. } => "ConditionalCheckFailedException",
             Error::TableNotFound(_) => "ResourceNotFoundException",
             Error::TableExists(_) => "ResourceInUseException",
             Error::Stream(e) => e.aws_error_name(),

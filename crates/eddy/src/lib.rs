@@ -50,6 +50,7 @@ mod error;
 mod ops;
 mod options;
 mod publisher;
+mod requests;
 mod tables;
 mod update;
 mod write;
@@ -62,6 +63,10 @@ pub use error::{Error, Result};
 pub use ops::{ReturnValues, WriteRequest, MAX_BATCH_GET, MAX_BATCH_WRITE};
 pub use options::{Durability, Options};
 pub use publisher::StreamingMetrics;
+pub use requests::{
+    DeleteItemRequest, ExpressionAttributes, PutItemRequest, QueryOutput, QueryRequest,
+    ScanRequest, Select, UpdateItemRequest,
+};
 pub use tables::{TableDescription, TableList};
 pub use update::{Update, UpdateAction};
 

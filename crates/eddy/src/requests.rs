@@ -1,0 +1,457 @@
+//! DynamoDB's data-plane requests with expressions: conditional puts,
+//! deletes and updates, UpdateExpression, and queries and scans with key
+//! conditions, filters and projections.
+//!
+//! These are the typed forms of PutItem, DeleteItem, UpdateItem, Query and
+//! Scan requests; a DynamoDB-compatible server maps its JSON onto them. The
+//! expressions are parsed and checked (placeholders defined and used,
+//! reserved words, types) before anything is read, and a failed condition
+//! writes nothing and logs nothing.
+
+use std::collections::BTreeMap;
+
+use eddy_model::expr::{
+    Condition, ExprError, ExpressionContext, KeyCondition, Projection, SortKeyCondition,
+    UpdateExpression,
+};
+use eddy_model::{AttributeValue, Item};
+use eddy_store::{Query, Scan, SortCondition};
+
+use crate::db::Database;
+use crate::error::{Error, Result};
+use crate::ops::ReturnValues;
+use crate::write::WriteOp;
+
+/// `ExpressionAttributeNames` and `ExpressionAttributeValues`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExpressionAttributes {
+    /// `#name` → attribute name.
+    pub names: Option<BTreeMap<String, String>>,
+    /// `:value` → value.
+    pub values: Option<BTreeMap<String, AttributeValue>>,
+}
+
+impl ExpressionAttributes {
+    /// Adds a name placeholder.
+    pub fn name(mut self, placeholder: impl Into<String>, name: impl Into<String>) -> Self {
+        self.names
+            .get_or_insert_with(BTreeMap::new)
+            .insert(placeholder.into(), name.into());
+        self
+    }
+
+    /// Adds a value placeholder.
+    pub fn value(
+        mut self,
+        placeholder: impl Into<String>,
+        value: impl Into<AttributeValue>,
+    ) -> Self {
+        self.values
+            .get_or_insert_with(BTreeMap::new)
+            .insert(placeholder.into(), value.into());
+        self
+    }
+
+    fn context(&self) -> Result<ExpressionContext> {
+        ExpressionContext::from_request(self.names.clone(), self.values.clone()).map_err(expr_error)
+    }
+}
+
+fn expr_error(e: ExprError) -> Error {
+    Error::Validation(e.message().to_string())
+}
+
+/// A PutItem request.
+#[derive(Debug, Clone, Default)]
+pub struct PutItemRequest {
+    /// The table.
+    pub table_name: String,
+    /// The item.
+    pub item: Item,
+    /// `ConditionExpression`, checked against the current item.
+    pub condition_expression: Option<String>,
+    /// Placeholders of the expressions.
+    pub attributes: ExpressionAttributes,
+    /// `NONE` or `ALL_OLD`.
+    pub return_values: ReturnValues,
+    /// `ReturnValuesOnConditionCheckFailure = ALL_OLD`.
+    pub return_item_on_condition_failure: bool,
+}
+
+/// A DeleteItem request.
+#[derive(Debug, Clone, Default)]
+pub struct DeleteItemRequest {
+    /// The table.
+    pub table_name: String,
+    /// The key of the item to delete.
+    pub key: Item,
+    /// `ConditionExpression`, checked against the current item.
+    pub condition_expression: Option<String>,
+    /// Placeholders of the expressions.
+    pub attributes: ExpressionAttributes,
+    /// `NONE` or `ALL_OLD`.
+    pub return_values: ReturnValues,
+    /// `ReturnValuesOnConditionCheckFailure = ALL_OLD`.
+    pub return_item_on_condition_failure: bool,
+}
+
+/// An UpdateItem request.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateItemRequest {
+    /// The table.
+    pub table_name: String,
+    /// The key of the item to update (created if missing).
+    pub key: Item,
+    /// `UpdateExpression` (none: the item is created with its key only).
+    pub update_expression: Option<String>,
+    /// `ConditionExpression`, checked against the current item.
+    pub condition_expression: Option<String>,
+    /// Placeholders of the expressions.
+    pub attributes: ExpressionAttributes,
+    /// Any of the five return values.
+    pub return_values: ReturnValues,
+    /// `ReturnValuesOnConditionCheckFailure = ALL_OLD`.
+    pub return_item_on_condition_failure: bool,
+}
+
+/// `Select` of Query and Scan.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Select {
+    /// Whole items (or the projection, if one is given).
+    #[default]
+    AllAttributes,
+    /// The attributes of the projection expression.
+    SpecificAttributes,
+    /// Only the counts.
+    Count,
+}
+
+/// A Query request.
+#[derive(Debug, Clone, Default)]
+pub struct QueryRequest {
+    /// The table.
+    pub table_name: String,
+    /// `KeyConditionExpression`.
+    pub key_condition_expression: String,
+    /// `FilterExpression`, applied after each page is read.
+    pub filter_expression: Option<String>,
+    /// `ProjectionExpression`.
+    pub projection_expression: Option<String>,
+    /// Placeholders of the expressions.
+    pub attributes: ExpressionAttributes,
+    /// Items to read (before filtering), at most.
+    pub limit: Option<usize>,
+    /// Resume after this key.
+    pub exclusive_start_key: Option<Item>,
+    /// `ScanIndexForward = false` reads in descending sort-key order.
+    pub descending: bool,
+    /// What to return.
+    pub select: Select,
+}
+
+/// A Scan request.
+#[derive(Debug, Clone, Default)]
+pub struct ScanRequest {
+    /// The table.
+    pub table_name: String,
+    /// `FilterExpression`, applied after each page is read.
+    pub filter_expression: Option<String>,
+    /// `ProjectionExpression`.
+    pub projection_expression: Option<String>,
+    /// Placeholders of the expressions.
+    pub attributes: ExpressionAttributes,
+    /// Items to read (before filtering), at most.
+    pub limit: Option<usize>,
+    /// Resume after this key.
+    pub exclusive_start_key: Option<Item>,
+    /// What to return.
+    pub select: Select,
+}
+
+/// The answer to a Query or Scan.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueryOutput {
+    /// The items that passed the filter (empty for `Select::Count`).
+    pub items: Vec<Item>,
+    /// How many items passed the filter.
+    pub count: usize,
+    /// How many items were read.
+    pub scanned_count: usize,
+    /// Where the next page starts, if the read stopped early.
+    pub last_evaluated_key: Option<Item>,
+}
+
+fn parse_condition(
+    text: &Option<String>,
+    ctx: &mut ExpressionContext,
+) -> Result<Option<Condition>> {
+    text.as_deref()
+        .map(|t| Condition::parse(t, ctx))
+        .transpose()
+        .map_err(expr_error)
+}
+
+fn condition_failed(
+    condition: &Option<Condition>,
+    old: Option<&Item>,
+    return_item: bool,
+) -> Result<()> {
+    match condition {
+        Some(c) if !c.evaluate(old) => Err(Error::ConditionalCheckFailed {
+            item: if return_item { old.cloned() } else { None },
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn only_none_or_all_old(returns: ReturnValues) -> Result<()> {
+    match returns {
+        ReturnValues::None | ReturnValues::AllOld => Ok(()),
+        _ => Err(Error::Validation(
+            "Return values set to invalid value".into(),
+        )),
+    }
+}
+
+impl Database {
+    /// PutItem with a condition expression.
+    pub fn put_item_with(&self, request: PutItemRequest) -> Result<Option<Item>> {
+        only_none_or_all_old(request.return_values)?;
+        let mut ctx = request.attributes.context()?;
+        let condition = parse_condition(&request.condition_expression, &mut ctx)?;
+        ctx.check_all_used().map_err(expr_error)?;
+        let table = self.inner.store.table(&request.table_name)?;
+        table.key_schema.validate_item(&request.item)?;
+        let key = table.key_schema.key_of(&request.item)?;
+        let item = request.item;
+        let return_item = request.return_item_on_condition_failure;
+        let mut out = self.inner.write(vec![WriteOp {
+            table,
+            key,
+            mutation: Box::new(move |old| {
+                condition_failed(&condition, old, return_item)?;
+                Ok(Some(item))
+            }),
+        }])?;
+        Ok(match request.return_values {
+            ReturnValues::AllOld => out.pop().and_then(|w| w.old),
+            _ => None,
+        })
+    }
+
+    /// DeleteItem with a condition expression.
+    pub fn delete_item_with(&self, request: DeleteItemRequest) -> Result<Option<Item>> {
+        only_none_or_all_old(request.return_values)?;
+        let mut ctx = request.attributes.context()?;
+        let condition = parse_condition(&request.condition_expression, &mut ctx)?;
+        ctx.check_all_used().map_err(expr_error)?;
+        let table = self.inner.store.table(&request.table_name)?;
+        table.key_schema.validate_key(&request.key)?;
+        let return_item = request.return_item_on_condition_failure;
+        let mut out = self.inner.write(vec![WriteOp {
+            table,
+            key: request.key,
+            mutation: Box::new(move |old| {
+                condition_failed(&condition, old, return_item)?;
+                Ok(None)
+            }),
+        }])?;
+        Ok(match request.return_values {
+            ReturnValues::AllOld => out.pop().and_then(|w| w.old),
+            _ => None,
+        })
+    }
+
+    /// UpdateItem with an update expression and a condition expression.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eddy::{Database, ExpressionAttributes, Item, KeySchema, KeyType, ReturnValues, UpdateItemRequest};
+    /// let db = Database::open(dir.path())?;
+    /// db.create_table("stock", KeySchema::new("sku", KeyType::S))?;
+    /// let request = |n: i64| UpdateItemRequest {
+    ///     table_name: "stock".into(),
+    ///     key: Item::new().with("sku", "apple"),
+    ///     update_expression: Some("ADD quantity :n".into()),
+    ///     condition_expression: Some("attribute_not_exists(quantity) OR quantity >= :zero".into()),
+    ///     attributes: ExpressionAttributes::default().value(":n", n).value(":zero", 0),
+    ///     return_values: ReturnValues::UpdatedNew,
+    ///     ..Default::default()
+    /// };
+    /// let new = db.update_item_with(request(5))?.unwrap();
+    /// assert_eq!(new.get("quantity"), Some(&5.into()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn update_item_with(&self, request: UpdateItemRequest) -> Result<Option<Item>> {
+        let mut ctx = request.attributes.context()?;
+        let update = request
+            .update_expression
+            .as_deref()
+            .map(|t| UpdateExpression::parse(t, &mut ctx))
+            .transpose()
+            .map_err(expr_error)?;
+        let condition = parse_condition(&request.condition_expression, &mut ctx)?;
+        ctx.check_all_used().map_err(expr_error)?;
+        let table = self.inner.store.table(&request.table_name)?;
+        table.key_schema.validate_key(&request.key)?;
+        if let Some(update) = &update {
+            update.validate(&table.key_schema).map_err(expr_error)?;
+        }
+        let key = request.key.clone();
+        let return_item = request.return_item_on_condition_failure;
+        let apply = update.clone();
+        let mut out = self.inner.write(vec![WriteOp {
+            table,
+            key: request.key,
+            mutation: Box::new(move |old| {
+                condition_failed(&condition, old, return_item)?;
+                match &apply {
+                    Some(u) => u.apply(old, &key).map(Some).map_err(expr_error),
+                    None => Ok(Some(old.cloned().unwrap_or(key))),
+                }
+            }),
+        }])?;
+        let Some(written) = out.pop() else {
+            return Ok(None);
+        };
+        let updated = |item: Option<Item>| -> Option<Item> {
+            let projected = match (&update, item) {
+                (Some(u), Some(i)) => u.project_updated(&i),
+                _ => return None,
+            };
+            (!projected.is_empty()).then_some(projected)
+        };
+        Ok(match request.return_values {
+            ReturnValues::None => None,
+            ReturnValues::AllOld => written.old,
+            ReturnValues::AllNew => written.new,
+            ReturnValues::UpdatedOld => updated(written.old),
+            ReturnValues::UpdatedNew => updated(written.new),
+        })
+    }
+
+    /// Query with a key condition expression, a filter and a projection.
+    pub fn query_with(&self, request: QueryRequest) -> Result<QueryOutput> {
+        let table = self.inner.store.table(&request.table_name)?;
+        let mut ctx = request.attributes.context()?;
+        let key_condition = KeyCondition::parse(
+            &request.key_condition_expression,
+            &mut ctx,
+            &table.key_schema,
+        )
+        .map_err(expr_error)?;
+        let (filter, projection) = parse_filter_and_projection(
+            &request.filter_expression,
+            &request.projection_expression,
+            request.select,
+            &mut ctx,
+        )?;
+        ctx.check_all_used().map_err(expr_error)?;
+        let mut query = Query::new(key_condition.partition);
+        if let Some(sort) = key_condition.sort {
+            query = query.sort(match sort {
+                SortKeyCondition::Eq(v) => SortCondition::Eq(v),
+                SortKeyCondition::Lt(v) => SortCondition::Lt(v),
+                SortKeyCondition::Le(v) => SortCondition::Le(v),
+                SortKeyCondition::Gt(v) => SortCondition::Gt(v),
+                SortKeyCondition::Ge(v) => SortCondition::Ge(v),
+                SortKeyCondition::Between(a, b) => SortCondition::Between(a, b),
+                SortKeyCondition::BeginsWith(v) => SortCondition::BeginsWith(v),
+            });
+        }
+        if request.descending {
+            query = query.reverse();
+        }
+        if let Some(limit) = request.limit {
+            query = query.limit(limit);
+        }
+        if let Some(start) = request.exclusive_start_key {
+            query = query.start_after(start);
+        }
+        let page = self.inner.store.query(&table, &query)?;
+        Ok(finish_page(page, filter, projection, request.select))
+    }
+
+    /// Scan with a filter and a projection.
+    pub fn scan_with(&self, request: ScanRequest) -> Result<QueryOutput> {
+        let table = self.inner.store.table(&request.table_name)?;
+        let mut ctx = request.attributes.context()?;
+        let (filter, projection) = parse_filter_and_projection(
+            &request.filter_expression,
+            &request.projection_expression,
+            request.select,
+            &mut ctx,
+        )?;
+        ctx.check_all_used().map_err(expr_error)?;
+        let mut scan = Scan::default();
+        if let Some(limit) = request.limit {
+            scan = scan.limit(limit);
+        }
+        if let Some(start) = request.exclusive_start_key {
+            scan = scan.start_after(start);
+        }
+        let page = self.inner.store.scan(&table, &scan)?;
+        Ok(finish_page(page, filter, projection, request.select))
+    }
+}
+
+fn parse_filter_and_projection(
+    filter: &Option<String>,
+    projection: &Option<String>,
+    select: Select,
+    ctx: &mut ExpressionContext,
+) -> Result<(Option<Condition>, Option<Projection>)> {
+    let filter = filter
+        .as_deref()
+        .map(|t| Condition::parse_filter(t, ctx))
+        .transpose()
+        .map_err(expr_error)?;
+    let projection = projection
+        .as_deref()
+        .map(|t| Projection::parse(t, ctx))
+        .transpose()
+        .map_err(expr_error)?;
+    match (select, &projection) {
+        (Select::SpecificAttributes, None) => Err(Error::Validation(
+            "Select type SPECIFIC_ATTRIBUTES requires ProjectionExpression or AttributesToGet"
+                .into(),
+        )),
+        (Select::AllAttributes | Select::Count, Some(_)) => Err(Error::Validation(format!(
+            "Cannot specify the Select type {} when ProjectionExpression is given",
+            if select == Select::Count {
+                "COUNT"
+            } else {
+                "ALL_ATTRIBUTES"
+            }
+        ))),
+        _ => Ok((filter, projection)),
+    }
+}
+
+/// Applies the filter (after the page was read, as DynamoDB does, so the
+/// counts differ), the projection and `Select`.
+fn finish_page(
+    page: eddy_store::Page,
+    filter: Option<Condition>,
+    projection: Option<Projection>,
+    select: Select,
+) -> QueryOutput {
+    let scanned_count = page.items.len();
+    let kept: Vec<Item> = page
+        .items
+        .into_iter()
+        .filter(|item| filter.as_ref().is_none_or(|f| f.evaluate(Some(item))))
+        .collect();
+    let count = kept.len();
+    let items = match (select, projection) {
+        (Select::Count, _) => Vec::new(),
+        (_, Some(p)) => kept.iter().map(|i| p.apply(i)).collect(),
+        (_, None) => kept,
+    };
+    QueryOutput {
+        items,
+        count,
+        scanned_count,
+        last_evaluated_key: page.last_evaluated_key,
+    }
+}
