@@ -88,6 +88,8 @@ pub(crate) struct Inner {
     pub(crate) destinations: Mutex<DestinationMap>,
     pub(crate) publishers: Mutex<HashMap<(u64, String), JoinHandle<()>>>,
     pub(crate) streaming_metrics: Mutex<HashMap<u64, StreamingMetrics>>,
+    /// Client request tokens of recent transactions: fingerprint and time.
+    pub(crate) tokens: Mutex<HashMap<String, (u64, Instant)>>,
     pub(crate) stripes: Box<[Mutex<()>]>,
     pub(crate) poisoned: Mutex<Option<String>>,
     pub(crate) closed: AtomicBool,
@@ -224,6 +226,7 @@ impl Database {
             destinations: Mutex::new(destinations),
             publishers: Mutex::new(HashMap::new()),
             streaming_metrics: Mutex::new(HashMap::new()),
+            tokens: Mutex::new(HashMap::new()),
             _lock: lock,
         });
         start_checkpointer(&inner);

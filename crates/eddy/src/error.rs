@@ -16,6 +16,17 @@ pub enum Error {
         /// The item as it was, when the request asked for it.
         item: Option<eddy_model::Item>,
     },
+    /// A write transaction was cancelled (`TransactionCanceledException`);
+    /// nothing was written. One reason per action, in order.
+    #[error("Transaction cancelled, please refer cancellation reasons for specific reasons [{}]", reasons.iter().map(|r| r.code.as_str()).collect::<Vec<_>>().join(", "))]
+    TransactionCanceled {
+        /// Why each action failed (`None` for those that did not).
+        reasons: Vec<crate::transactions::CancellationReason>,
+    },
+    /// A client request token was reused with a different request
+    /// (`IdempotentParameterMismatchException`).
+    #[error("{0}")]
+    IdempotentParameterMismatch(String),
     /// The named table does not exist (`ResourceNotFoundException`).
     #[error("Requested resource not found: Table: {0} not found")]
     TableNotFound(String),
@@ -81,6 +92,8 @@ impl Error {
         match self {
             Error::Validation(_) => "ValidationException",
             Error::ConditionalCheckFailed { .. } => "ConditionalCheckFailedException",
+            Error::TransactionCanceled { .. } => "TransactionCanceledException",
+            Error::IdempotentParameterMismatch(_) => "IdempotentParameterMismatchException",
             Error::TableNotFound(_) => "ResourceNotFoundException",
             Error::TableExists(_) => "ResourceInUseException",
             Error::Stream(e) => e.aws_error_name(),

@@ -52,6 +52,7 @@ mod options;
 mod publisher;
 mod requests;
 mod tables;
+mod transactions;
 mod update;
 mod write;
 
@@ -68,6 +69,9 @@ pub use requests::{
     ScanRequest, Select, UpdateItemRequest,
 };
 pub use tables::{TableDescription, TableList};
+pub use transactions::{
+    CancellationReason, TransactGetItem, TransactWriteItem, MAX_TRANSACTION_ITEMS, TOKEN_TTL,
+};
 pub use update::{Update, UpdateAction};
 
 pub use eddy_model::{

@@ -47,33 +47,64 @@ pub(crate) struct Written {
     pub new: Option<Item>,
 }
 
+/// How a group of writes treats a failing mutation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Stop at the first error and return it.
+    FirstError,
+    /// Evaluate every mutation; if any fails, cancel the whole group with
+    /// a reason per operation (TransactWriteItems).
+    Transaction,
+}
+
 impl Inner {
     /// Performs a group of item writes atomically: all are logged in one
     /// log frame, or none is.
     pub(crate) fn write(&self, ops: Vec<WriteOp<'_>>) -> Result<Vec<Written>> {
+        self.write_group(ops, Mode::FirstError, ChangeOrigin::Application)
+    }
+
+    /// [`Inner::write`] with a failure mode and the origin the changes are
+    /// logged with.
+    pub(crate) fn write_group(
+        &self,
+        ops: Vec<WriteOp<'_>>,
+        mode: Mode,
+        origin: ChangeOrigin,
+    ) -> Result<Vec<Written>> {
         self.check_writable()?;
         let mut encoded = Vec::with_capacity(ops.len());
         for op in &ops {
             encoded.push(op.table.key_schema.encode_key(&op.key)?);
         }
-        let mut stripe_ids: Vec<usize> = ops
-            .iter()
-            .zip(&encoded)
-            .map(|(op, key)| self.stripe_of(op.table.id, key))
-            .collect();
-        stripe_ids.sort_unstable();
-        stripe_ids.dedup();
-        let _guards: Vec<MutexGuard<'_, ()>> =
-            stripe_ids.iter().map(|&i| self.stripes[i].lock()).collect();
+        let _guards = self.lock_stripes(
+            ops.iter()
+                .map(|op| op.table.id)
+                .zip(encoded.iter().map(Vec::as_slice)),
+        );
 
         let mut written = Vec::with_capacity(ops.len());
         let mut changes = Vec::new();
+        let mut reasons: Vec<Option<Error>> = Vec::new();
         for op in ops {
             let old = self.store.get(&op.table, &op.key)?;
-            let new = (op.mutation)(old.as_ref())?;
-            if let Some(new) = &new {
-                op.table.key_schema.validate_item(new)?;
-            }
+            let new = (op.mutation)(old.as_ref()).and_then(|new| {
+                if let Some(new) = &new {
+                    op.table.key_schema.validate_item(new)?;
+                }
+                Ok(new)
+            });
+            let new = match (new, mode) {
+                (Ok(new), _) => {
+                    reasons.push(None);
+                    new
+                }
+                (Err(e), Mode::FirstError) => return Err(e),
+                (Err(e), Mode::Transaction) => {
+                    reasons.push(Some(e));
+                    continue;
+                }
+            };
             if old != new {
                 changes.push(Change {
                     table_id: op.table.id,
@@ -81,10 +112,18 @@ impl Inner {
                     keys: op.key,
                     old_image: old.clone(),
                     new_image: new.clone(),
-                    origin: ChangeOrigin::Application,
+                    origin,
                 });
             }
             written.push(Written { old, new });
+        }
+        if reasons.iter().any(Option::is_some) {
+            return Err(Error::TransactionCanceled {
+                reasons: reasons
+                    .into_iter()
+                    .map(crate::transactions::CancellationReason::from_error)
+                    .collect(),
+            });
         }
         self.writes.fetch_add(1, Ordering::Relaxed);
         if changes.is_empty() {
@@ -107,6 +146,21 @@ impl Inner {
         self.changes
             .fetch_add(changes.len() as u64, Ordering::Relaxed);
         Ok(written)
+    }
+
+    /// Locks the stripes of the given (table id, encoded key) pairs in
+    /// stripe order, so that groups locking overlapping stripes cannot
+    /// deadlock.
+    pub(crate) fn lock_stripes<'k>(
+        &self,
+        keys: impl Iterator<Item = (u64, &'k [u8])>,
+    ) -> Vec<MutexGuard<'_, ()>> {
+        let mut stripe_ids: Vec<usize> = keys
+            .map(|(table, key)| self.stripe_of(table, key))
+            .collect();
+        stripe_ids.sort_unstable();
+        stripe_ids.dedup();
+        stripe_ids.iter().map(|&i| self.stripes[i].lock()).collect()
     }
 
     fn stripe_of(&self, table_id: u64, key: &[u8]) -> usize {
