@@ -7,6 +7,8 @@
 //!   either fully happened or did not happen at all);
 //! * the table equals the fold of the change log;
 //! * before and after images chain per item (checked by the fold);
+//! * transactions (transfers between four accounts, from a fifth thread)
+//!   are all or nothing: the balances always sum to the same total;
 //! * with a streaming destination active from the start, the stream holds
 //!   every logged change at least once and, after dropping repeated event
 //!   ids, exactly once, per item in commit order.
@@ -26,13 +28,18 @@ use std::time::Duration;
 
 use eddy::crates::model::stream_record::event_id;
 use eddy::crates::stream::{CreateStream, StreamMode};
-use eddy::{AttributeValue, Database, Item, KeySchema, KeyType, ReturnValues, Update};
+use eddy::{
+    AttributeValue, Database, ExpressionAttributes, Item, KeySchema, KeyType, ReturnValues,
+    TransactWriteItem, Update,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 const CHILD_ENV: &str = "EDDY_CRASH_CHILD_DIR";
 const SEED_ENV: &str = "EDDY_CRASH_CHILD_SEED";
 const THREADS: usize = 4;
+const ACCOUNTS: usize = 4;
+const INITIAL_BALANCE: i64 = 1000;
 const KEYS_PER_THREAD: usize = 16;
 const TABLE: &str = "crash";
 const STREAM: &str = "crash-changes";
@@ -74,6 +81,32 @@ fn crash_child_entry() {
     };
     say("READY".into());
     std::thread::scope(|s| {
+        let db_for_transfers = &db;
+        s.spawn(move || {
+            let mut rng = StdRng::seed_from_u64(seed ^ 0x7777);
+            loop {
+                let from = rng.gen_range(0..ACCOUNTS);
+                let to = (from + rng.gen_range(1..ACCOUNTS)) % ACCOUNTS;
+                let amount = rng.gen_range(1..50i64);
+                let update =
+                    |who: usize, expr: &str, condition: Option<&str>| TransactWriteItem::Update {
+                        table_name: TABLE.into(),
+                        key: Item::new().with("pk", format!("acct-{who}")),
+                        update_expression: expr.into(),
+                        condition_expression: condition.map(str::to_string),
+                        attributes: ExpressionAttributes::default().value(":a", amount),
+                        return_item_on_condition_failure: false,
+                    };
+                let actions = vec![
+                    update(from, "SET balance = balance - :a", Some("balance >= :a")),
+                    update(to, "SET balance = balance + :a", None),
+                ];
+                match db_for_transfers.transact_write_items(actions, None) {
+                    Ok(()) | Err(eddy::Error::TransactionCanceled { .. }) => {}
+                    Err(e) => panic!("transfer: {e}"),
+                }
+            }
+        });
         for thread in 0..THREADS {
             let (db, say) = (&db, &say);
             s.spawn(move || {
@@ -271,6 +304,23 @@ fn run_cycle(
             expected.insert(key, got);
         }
     }
+    let total: i64 = (0..ACCOUNTS)
+        .map(|a| {
+            let key = format!(r#"{{"pk":{{"S":"acct-{a}"}}}}"#);
+            state[&key]
+                .get("balance")
+                .unwrap()
+                .as_n()
+                .unwrap()
+                .to_i64()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(
+        total,
+        INITIAL_BALANCE * ACCOUNTS as i64,
+        "cycle {cycle}: a transfer was torn"
+    );
     let (folded, records) = common::fold_log(&db, TABLE);
     assert_eq!(
         folded, state,
@@ -315,6 +365,12 @@ fn crash_recovery_after_sigkill() {
             .unwrap();
         db.enable_kinesis_streaming_destination(TABLE, STREAM_ARN, None)
             .unwrap();
+        for a in 0..ACCOUNTS {
+            let account = Item::new()
+                .with("pk", format!("acct-{a}"))
+                .with("balance", INITIAL_BALANCE);
+            db.put_item(TABLE, account, ReturnValues::None).unwrap();
+        }
     }
     for cycle in 0..cycles {
         let verify_stream = cycle % 5 == 4 || cycle + 1 == cycles;
