@@ -88,6 +88,10 @@ pub(crate) struct Inner {
     pub(crate) destinations: Mutex<DestinationMap>,
     pub(crate) publishers: Mutex<HashMap<(u64, String), JoinHandle<()>>>,
     pub(crate) streaming_metrics: Mutex<HashMap<u64, StreamingMetrics>>,
+    /// When the TTL sweeper last ran.
+    last_ttl_sweep: Mutex<Instant>,
+    /// The clock TTL expiry is judged by (epoch seconds).
+    pub(crate) ttl_clock: std::sync::Arc<dyn Fn() -> u64 + Send + Sync>,
     /// Client request tokens of recent transactions: fingerprint and time.
     pub(crate) tokens: Mutex<HashMap<String, (u64, Instant)>>,
     pub(crate) stripes: Box<[Mutex<()>]>,
@@ -196,6 +200,7 @@ impl Database {
         }
         let streams = eddy_stream::Streams::open(&dir.join("streams"), stream_options)?;
         let destinations = Inner::load_destinations(&store)?;
+        let ttl_clock = options.ttl_clock.clone();
         recovery.elapsed = started.elapsed();
         tracing::info!(
             dir = %dir.display(),
@@ -227,6 +232,8 @@ impl Database {
             publishers: Mutex::new(HashMap::new()),
             streaming_metrics: Mutex::new(HashMap::new()),
             tokens: Mutex::new(HashMap::new()),
+            ttl_clock,
+            last_ttl_sweep: Mutex::new(Instant::now()),
             _lock: lock,
         });
         start_checkpointer(&inner);
@@ -358,6 +365,20 @@ impl Inner {
             lsn,
             segments_removed,
         })
+    }
+
+    /// Whether the TTL sweeper should run now (it runs on the maintenance
+    /// thread with the checkpointer).
+    fn ttl_sweep_due(&self) -> bool {
+        let Some(every) = self.options.ttl_interval else {
+            return false;
+        };
+        let mut last = self.last_ttl_sweep.lock();
+        if last.elapsed() < every {
+            return false;
+        }
+        *last = Instant::now();
+        true
     }
 
     fn checkpoint_due(&self) -> bool {
@@ -493,6 +514,11 @@ fn start_checkpointer(inner: &Arc<Inner>) {
             if inner.checkpoint_due() {
                 if let Err(e) = inner.checkpoint() {
                     tracing::error!(error = %e, "background checkpoint failed");
+                }
+            }
+            if inner.ttl_sweep_due() {
+                if let Err(e) = inner.sweep_expired() {
+                    tracing::error!(error = %e, "expired-item sweep failed");
                 }
             }
         });

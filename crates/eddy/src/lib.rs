@@ -53,6 +53,7 @@ mod publisher;
 mod requests;
 mod tables;
 mod transactions;
+mod ttl;
 mod update;
 mod write;
 
@@ -72,11 +73,12 @@ pub use tables::{TableDescription, TableList};
 pub use transactions::{
     CancellationReason, TransactGetItem, TransactWriteItem, MAX_TRANSACTION_ITEMS, TOKEN_TTL,
 };
+pub use ttl::TimeToLiveDescription;
 pub use update::{Update, UpdateAction};
 
 pub use eddy_model::{
-    AttributeType, AttributeValue, Change, ChangeKind, ChangeRecord, DestinationStatus, Item,
-    KeySchema, KeyType, Number, Precision, StreamingDestination, TableDef,
+    AttributeType, AttributeValue, Change, ChangeKind, ChangeOrigin, ChangeRecord,
+    DestinationStatus, Item, KeySchema, KeyType, Number, Precision, StreamingDestination, TableDef,
 };
 pub use eddy_store::{Page, Query, Scan, SortCondition};
 

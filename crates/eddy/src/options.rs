@@ -28,6 +28,8 @@ pub struct Options {
     pub(crate) region: String,
     pub(crate) account: String,
     pub(crate) stream_keys: Vec<(String, StreamKey)>,
+    pub(crate) ttl_interval: Option<Duration>,
+    pub(crate) ttl_clock: Arc<dyn Fn() -> u64 + Send + Sync>,
 }
 
 /// Where a stream encryption key comes from.
@@ -46,6 +48,7 @@ impl std::fmt::Debug for Options {
             .field("checkpoint_every_bytes", &self.checkpoint_every_bytes)
             .field("checkpoint_interval", &self.checkpoint_interval)
             .field("custom_log_fs", &self.log_fs.is_some())
+            .field("ttl_interval", &self.ttl_interval)
             .field("region", &self.region)
             .field("account", &self.account)
             .field(
@@ -72,6 +75,12 @@ impl Default for Options {
             region: "us-east-1".into(),
             account: "000000000000".into(),
             stream_keys: Vec::new(),
+            ttl_interval: Some(Duration::from_secs(1)),
+            ttl_clock: Arc::new(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs())
+            }),
         }
     }
 }
@@ -161,6 +170,19 @@ impl Options {
     ) -> Options {
         self.stream_keys
             .push((key_id.into(), StreamKey::File(path.into())));
+        self
+    }
+
+    /// How often expired items are swept (default every second; `None`:
+    /// only by [`Database::sweep_expired_items`](crate::Database::sweep_expired_items)).
+    pub fn ttl_sweep_interval(mut self, interval: Option<Duration>) -> Options {
+        self.ttl_interval = interval;
+        self
+    }
+
+    /// The clock TTL expiry is judged by, in epoch seconds (for tests).
+    pub fn ttl_clock(mut self, clock: Arc<dyn Fn() -> u64 + Send + Sync>) -> Options {
+        self.ttl_clock = clock;
         self
     }
 }
