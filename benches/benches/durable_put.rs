@@ -2,7 +2,10 @@
 //! the machine's serial limit: appending the same bytes to a file with an
 //! fdatasync after each. eddy with `Durability::Sync` and 1, 4 or 16
 //! writer threads shows group commit at work: concurrent writers share one
-//! fdatasync. Each iteration is one acknowledged write.
+//! fdatasync. The same writer counts with `Durability::None` (acknowledged
+//! once the write reaches the OS) show what the fsync costs; `plot.py`
+//! draws both series against the writer count. Each iteration is one
+//! acknowledged write.
 
 // criterion_group! generates undocumented functions.
 #![allow(missing_docs)]
@@ -37,40 +40,42 @@ fn durable_put(c: &mut Criterion) {
             file.sync_data().unwrap_or_else(|e| panic!("{e}"));
         });
     });
-    for writers in [1usize, 4, 16] {
-        group.bench_with_input(
-            BenchmarkId::new(
-                format!(
-                    "eddy_sync_{writers}_writer{}",
-                    if writers == 1 { "" } else { "s" }
+    for (mode, durability) in [("sync", Durability::Sync), ("none", Durability::None)] {
+        for writers in [1usize, 4, 16] {
+            group.bench_with_input(
+                BenchmarkId::new(
+                    format!(
+                        "eddy_{mode}_{writers}_writer{}",
+                        if writers == 1 { "" } else { "s" }
+                    ),
+                    writers,
                 ),
-                writers,
-            ),
-            &writers,
-            |b, &writers| {
-                let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-                let db = open_eddy(dir.path(), Durability::Sync, false);
-                let next = Arc::new(AtomicU64::new(0));
-                b.iter_custom(|iters| {
-                    let start = Instant::now();
-                    std::thread::scope(|s| {
-                        for w in 0..writers as u64 {
-                            let (db, next) = (&db, &next);
-                            let share =
-                                iters / writers as u64 + u64::from(w < iters % writers as u64);
-                            s.spawn(move || {
-                                for _ in 0..share {
-                                    let i = next.fetch_add(1, Ordering::Relaxed);
-                                    db.put_item(TABLE, item(i, ITEM_SIZE), ReturnValues::None)
-                                        .unwrap_or_else(|e| panic!("{e}"));
-                                }
-                            });
-                        }
+                &writers,
+                |b, &writers| {
+                    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+                    let db = open_eddy(dir.path(), durability, false);
+                    let next = Arc::new(AtomicU64::new(0));
+                    b.iter_custom(|iters| {
+                        let start = Instant::now();
+                        std::thread::scope(|s| {
+                            for w in 0..writers as u64 {
+                                let (db, next) = (&db, &next);
+                                let share =
+                                    iters / writers as u64 + u64::from(w < iters % writers as u64);
+                                s.spawn(move || {
+                                    for _ in 0..share {
+                                        let i = next.fetch_add(1, Ordering::Relaxed);
+                                        db.put_item(TABLE, item(i, ITEM_SIZE), ReturnValues::None)
+                                            .unwrap_or_else(|e| panic!("{e}"));
+                                    }
+                                });
+                            }
+                        });
+                        start.elapsed()
                     });
-                    start.elapsed()
-                });
-            },
-        );
+                },
+            );
+        }
     }
     group.finish();
 }

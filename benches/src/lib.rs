@@ -30,8 +30,12 @@ pub fn item(i: u64, size: usize) -> Item {
 
 /// Opens a database with a table, optionally streaming to a 4-shard stream.
 pub fn open_eddy(dir: &Path, durability: Durability, destination: bool) -> Database {
-    let db = Database::open_with(dir, Options::new().durability(durability))
-        .unwrap_or_else(|e| panic!("open: {e}"));
+    open_eddy_with(dir, Options::new().durability(durability), destination)
+}
+
+/// [`open_eddy`] with explicit options (cache size, checkpoint policy, ...).
+pub fn open_eddy_with(dir: &Path, options: Options, destination: bool) -> Database {
+    let db = Database::open_with(dir, options).unwrap_or_else(|e| panic!("open: {e}"));
     db.create_table(TABLE, schema())
         .unwrap_or_else(|e| panic!("create table: {e}"));
     if destination {
@@ -72,4 +76,43 @@ pub fn sled_entry(item: &Item) -> (Vec<u8>, Vec<u8>) {
         .encode_key(item)
         .unwrap_or_else(|e| panic!("key: {e}"));
     (key, codec::encode_item(item))
+}
+
+/// A `--name value` argument of a bench binary, parsed, or `default`.
+/// Arguments the binary does not know (such as the `--bench` flag cargo
+/// passes) are ignored, so `cargo bench -p eddy-benches --bench X -- --n 5`
+/// works.
+pub fn arg<T: std::str::FromStr>(name: &str, default: T) -> T
+where
+    T::Err: std::fmt::Display,
+{
+    let flag = format!("--{name}");
+    let args: Vec<String> = std::env::args().collect();
+    match args.iter().position(|a| *a == flag) {
+        Some(i) => {
+            let value = args
+                .get(i + 1)
+                .unwrap_or_else(|| panic!("{flag} needs a value"));
+            value
+                .parse()
+                .unwrap_or_else(|e| panic!("{flag} {value}: {e}"))
+        }
+        None => default,
+    }
+}
+
+/// Whether the flag `--name` was given.
+pub fn flag(name: &str) -> bool {
+    let flag = format!("--{name}");
+    std::env::args().any(|a| a == flag)
+}
+
+/// A field of `/proc/self/status` in KiB (`VmHWM`: peak resident set size,
+/// `VmRSS`: current), or `None` where there is no such file (not Linux).
+pub fn proc_status_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|line| {
+        let rest = line.strip_prefix(field)?.strip_prefix(':')?;
+        rest.trim().trim_end_matches("kB").trim().parse().ok()
+    })
 }
