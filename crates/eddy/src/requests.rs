@@ -52,12 +52,12 @@ impl ExpressionAttributes {
         self
     }
 
-    fn context(&self) -> Result<ExpressionContext> {
+    pub(crate) fn context(&self) -> Result<ExpressionContext> {
         ExpressionContext::from_request(self.names.clone(), self.values.clone()).map_err(expr_error)
     }
 }
 
-fn expr_error(e: ExprError) -> Error {
+pub(crate) fn expr_error(e: ExprError) -> Error {
     Error::Validation(e.message().to_string())
 }
 
@@ -181,7 +181,7 @@ pub struct QueryOutput {
     pub last_evaluated_key: Option<Item>,
 }
 
-fn parse_condition(
+pub(crate) fn parse_condition(
     text: &Option<String>,
     ctx: &mut ExpressionContext,
 ) -> Result<Option<Condition>> {
@@ -191,7 +191,9 @@ fn parse_condition(
         .map_err(expr_error)
 }
 
-fn condition_failed(
+/// `Err(ConditionalCheckFailed)` (with the item when asked) when the
+/// condition does not hold for the current item.
+pub(crate) fn condition_failed(
     condition: &Option<Condition>,
     old: Option<&Item>,
     return_item: bool,

@@ -17,12 +17,12 @@ use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
-use eddy_model::expr::{Condition, ExpressionContext, Projection, UpdateExpression};
+use eddy_model::expr::{Condition, Projection, UpdateExpression};
 use eddy_model::{ChangeOrigin, Item};
 
 use crate::db::Database;
 use crate::error::{Error, Result};
-use crate::requests::ExpressionAttributes;
+use crate::requests::{condition_failed, expr_error, parse_condition, ExpressionAttributes};
 use crate::write::{Mode, Mutation, WriteOp};
 
 /// The most actions one transaction may hold.
@@ -136,24 +136,6 @@ pub struct TransactGetItem {
     pub attributes: ExpressionAttributes,
 }
 
-fn validation(e: eddy_model::expr::ExprError) -> Error {
-    Error::Validation(e.message().to_string())
-}
-
-fn context(attributes: &ExpressionAttributes) -> Result<ExpressionContext> {
-    ExpressionContext::from_request(attributes.names.clone(), attributes.values.clone())
-        .map_err(validation)
-}
-
-fn check(condition: &Option<Condition>, old: Option<&Item>, return_item: bool) -> Result<()> {
-    match condition {
-        Some(c) if !c.evaluate(old) => Err(Error::ConditionalCheckFailed {
-            item: if return_item { old.cloned() } else { None },
-        }),
-        _ => Ok(()),
-    }
-}
-
 impl Database {
     /// Applies up to 100 puts, updates, deletes and condition checks
     /// atomically (TransactWriteItems).
@@ -217,13 +199,9 @@ impl Database {
                 attributes,
                 return_item_on_condition_failure,
             } => {
-                let mut ctx = context(&attributes)?;
-                let condition = condition_expression
-                    .as_deref()
-                    .map(|t| Condition::parse(t, &mut ctx))
-                    .transpose()
-                    .map_err(validation)?;
-                ctx.check_all_used().map_err(validation)?;
+                let mut ctx = attributes.context()?;
+                let condition = parse_condition(&condition_expression, &mut ctx)?;
+                ctx.check_all_used().map_err(expr_error)?;
                 let table = self.inner.store.table(&table_name)?;
                 table.key_schema.validate_item(&item)?;
                 let key = table.key_schema.key_of(&item)?;
@@ -231,7 +209,7 @@ impl Database {
                     table_name,
                     key,
                     Box::new(move |old| {
-                        check(&condition, old, return_item_on_condition_failure)?;
+                        condition_failed(&condition, old, return_item_on_condition_failure)?;
                         Ok(Some(item))
                     }),
                 )
@@ -244,24 +222,20 @@ impl Database {
                 attributes,
                 return_item_on_condition_failure,
             } => {
-                let mut ctx = context(&attributes)?;
+                let mut ctx = attributes.context()?;
                 let update =
-                    UpdateExpression::parse(&update_expression, &mut ctx).map_err(validation)?;
-                let condition = condition_expression
-                    .as_deref()
-                    .map(|t| Condition::parse(t, &mut ctx))
-                    .transpose()
-                    .map_err(validation)?;
-                ctx.check_all_used().map_err(validation)?;
+                    UpdateExpression::parse(&update_expression, &mut ctx).map_err(expr_error)?;
+                let condition = parse_condition(&condition_expression, &mut ctx)?;
+                ctx.check_all_used().map_err(expr_error)?;
                 let table = self.inner.store.table(&table_name)?;
-                update.validate(&table.key_schema).map_err(validation)?;
+                update.validate(&table.key_schema).map_err(expr_error)?;
                 let k = key.clone();
                 (
                     table_name,
                     key,
                     Box::new(move |old| {
-                        check(&condition, old, return_item_on_condition_failure)?;
-                        update.apply(old, &k).map(Some).map_err(validation)
+                        condition_failed(&condition, old, return_item_on_condition_failure)?;
+                        update.apply(old, &k).map(Some).map_err(expr_error)
                     }),
                 )
             }
@@ -272,18 +246,14 @@ impl Database {
                 attributes,
                 return_item_on_condition_failure,
             } => {
-                let mut ctx = context(&attributes)?;
-                let condition = condition_expression
-                    .as_deref()
-                    .map(|t| Condition::parse(t, &mut ctx))
-                    .transpose()
-                    .map_err(validation)?;
-                ctx.check_all_used().map_err(validation)?;
+                let mut ctx = attributes.context()?;
+                let condition = parse_condition(&condition_expression, &mut ctx)?;
+                ctx.check_all_used().map_err(expr_error)?;
                 (
                     table_name,
                     key,
                     Box::new(move |old| {
-                        check(&condition, old, return_item_on_condition_failure)?;
+                        condition_failed(&condition, old, return_item_on_condition_failure)?;
                         Ok(None)
                     }),
                 )
@@ -295,15 +265,15 @@ impl Database {
                 attributes,
                 return_item_on_condition_failure,
             } => {
-                let mut ctx = context(&attributes)?;
+                let mut ctx = attributes.context()?;
                 let condition =
-                    Some(Condition::parse(&condition_expression, &mut ctx).map_err(validation)?);
-                ctx.check_all_used().map_err(validation)?;
+                    Some(Condition::parse(&condition_expression, &mut ctx).map_err(expr_error)?);
+                ctx.check_all_used().map_err(expr_error)?;
                 (
                     table_name,
                     key,
                     Box::new(move |old| {
-                        check(&condition, old, return_item_on_condition_failure)?;
+                        condition_failed(&condition, old, return_item_on_condition_failure)?;
                         Ok(old.cloned())
                     }),
                 )
@@ -331,14 +301,14 @@ impl Database {
         for get in gets {
             let table = self.inner.store.table(&get.table_name)?;
             table.key_schema.validate_key(&get.key)?;
-            let mut ctx = context(&get.attributes)?;
+            let mut ctx = get.attributes.context()?;
             let projection = get
                 .projection_expression
                 .as_deref()
                 .map(|t| Projection::parse(t, &mut ctx))
                 .transpose()
-                .map_err(validation)?;
-            ctx.check_all_used().map_err(validation)?;
+                .map_err(expr_error)?;
+            ctx.check_all_used().map_err(expr_error)?;
             let encoded = table.key_schema.encode_key(&get.key)?;
             prepared.push((table, get.key, encoded, projection));
         }
