@@ -56,6 +56,10 @@ pub enum Error {
     /// A table name outside DynamoDB's rules.
     #[error("{0}")]
     InvalidTableName(String),
+    /// A secondary index definition (or an item's index key value) outside
+    /// DynamoDB's rules; the message is DynamoDB's, in full.
+    #[error("{0}")]
+    InvalidIndex(String),
     /// Malformed DynamoDB JSON.
     #[error("{0}")]
     Json(String),

@@ -56,7 +56,8 @@ impl KeyType {
         }
     }
 
-    fn matches(self, value: &AttributeValue) -> bool {
+    /// Whether `value` has this type.
+    pub fn matches(self, value: &AttributeValue) -> bool {
         matches!(
             (self, value),
             (KeyType::S, AttributeValue::S(_))

@@ -11,6 +11,8 @@
 //!   primary keys ([`key`]) that makes sled's order DynamoDB's sort order;
 //! * item sizes by DynamoDB's rules ([`size`]), which enforce the 400 KB
 //!   limit and give change records their `SizeBytes`;
+//! * [`TableDef`]s and their secondary indexes ([`index`]): DynamoDB's
+//!   rules for them and the entry each item contributes to each index;
 //! * [`Change`] and [`ChangeRecord`], what the write-ahead log stores;
 //! * the JSON record DynamoDB writes into Kinesis for each change
 //!   ([`stream_record`]), byte for byte;
@@ -37,6 +39,7 @@ pub mod codec;
 pub mod destination;
 pub mod error;
 pub mod expr;
+pub mod index;
 pub mod io;
 pub mod json;
 pub mod key;
@@ -52,6 +55,7 @@ pub mod arbitrary;
 pub use change::{Change, ChangeKind, ChangeOrigin, ChangeRecord};
 pub use destination::{DestinationStatus, StreamingDestination};
 pub use error::{Error, Result};
+pub use index::{IndexDef, IndexKind, Projection as IndexProjection};
 pub use key::{KeyAttribute, KeySchema, KeyType};
 pub use number::Number;
 pub use size::{item_size, MAX_ITEM_SIZE};

@@ -8,7 +8,9 @@
 //! same name. Every DDL call flushes sled before it returns, so a table
 //! exists durably before any write to it can be logged.
 //!
-//! Each table's items live in their own tree, named by the table's id. The
+//! Each table's items live in their own tree, named by the table's id, and
+//! each secondary index in its own tree, named by the table's id and the
+//! index name ([`crate::index`]). The
 //! in-memory [`Catalog`] caches the definitions and the open trees behind a
 //! `parking_lot::RwLock`; data operations hold the read lock while they use
 //! a tree, and `delete_table` takes the write lock to unpublish a table
@@ -20,11 +22,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 
 use eddy_model::codec::{decode_table, encode_table};
-use eddy_model::{validate_table_name, KeySchema, TableDef};
+use eddy_model::{validate_table_name, IndexDef, KeySchema, TableDef};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use crate::error::{Error, Result};
+use crate::index::{index_tree_id, index_tree_name, IndexTree};
 use crate::{decode_u64, Store};
 
 /// Key, in the `meta` tree, of the next table id (u64 big-endian).
@@ -49,10 +52,31 @@ fn tree_id(name: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(id.try_into().ok()?))
 }
 
-/// A live table: its definition and its open tree.
+/// A live table: its definition and its open trees.
 pub(crate) struct Entry {
+    /// The definition, with the indexes that can be read.
     pub(crate) def: TableDef,
     pub(crate) tree: sled::Tree,
+    /// Every index that [`Store::apply`] maintains: those of `def`, plus
+    /// one being backfilled by `add_global_index`, not yet readable.
+    pub(crate) indexes: Vec<IndexTree>,
+}
+
+impl Entry {
+    /// Opens the trees of a definition's indexes.
+    fn open(db: &sled::Db, def: TableDef, tree: sled::Tree) -> Result<Entry> {
+        let indexes = def
+            .indexes
+            .iter()
+            .map(|i| {
+                Ok(IndexTree {
+                    def: i.clone(),
+                    tree: db.open_tree(index_tree_name(def.id, &i.name))?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Entry { def, tree, indexes })
+    }
 }
 
 /// The in-memory catalog, a cache of the `catalog` tree.
@@ -94,16 +118,23 @@ impl Catalog {
             next_id = next_id.max(def.id.saturating_add(1));
             let tree = db.open_tree(tree_name(def.id))?;
             by_name.insert(def.name.clone(), def.id);
-            by_id.insert(def.id, Entry { def, tree });
+            by_id.insert(def.id, Entry::open(db, def, tree)?);
         }
         for name in db.tree_names() {
-            if let Some(id) = tree_id(&name) {
-                if !by_id.contains_key(&id) {
-                    tracing::info!(table_id = id, "dropping orphaned table tree");
-                    // sled only drops trees it has open.
-                    db.open_tree(&name)?;
-                    db.drop_tree(&name)?;
-                }
+            let orphan = if let Some(id) = tree_id(&name) {
+                !by_id.contains_key(&id)
+            } else if let Some((id, index)) = index_tree_id(&name) {
+                // Left by a crash in add_global_index (before the catalog
+                // recorded the index) or remove_global_index (after).
+                by_id.get(&id).is_none_or(|e| e.def.index(&index).is_none())
+            } else {
+                false
+            };
+            if orphan {
+                tracing::info!(tree = ?String::from_utf8_lossy(&name), "dropping orphaned tree");
+                // sled only drops trees it has open.
+                db.open_tree(&name)?;
+                db.drop_tree(&name)?;
             }
         }
         Ok(Catalog {
@@ -120,7 +151,7 @@ impl Catalog {
             .ok_or_else(|| Error::TableNotFound(table.name.clone()))
     }
 
-    fn by_name(&self, name: &str) -> Option<&Entry> {
+    pub(crate) fn by_name(&self, name: &str) -> Option<&Entry> {
         self.by_name.get(name).and_then(|id| self.by_id.get(id))
     }
 }
@@ -147,8 +178,23 @@ impl Store {
         key_schema: KeySchema,
         created_micros: u64,
     ) -> Result<TableDef> {
+        self.create_table_with_indexes(name, key_schema, Vec::new(), created_micros)
+    }
+
+    /// Creates a table with secondary indexes (global and local) and
+    /// returns its definition. Like [`create_table`](Store::create_table),
+    /// and also fails with [`Error::Model`] if the indexes break
+    /// DynamoDB's rules ([`TableDef::validate_indexes`]).
+    pub fn create_table_with_indexes(
+        &self,
+        name: &str,
+        key_schema: KeySchema,
+        indexes: Vec<IndexDef>,
+        created_micros: u64,
+    ) -> Result<TableDef> {
         validate_table_name(name)?;
         key_schema.validate()?;
+        eddy_model::index::validate_indexes(&key_schema, &indexes)?;
         let inner = &*self.inner;
         let _ddl = inner.ddl.lock();
         let id = {
@@ -161,12 +207,7 @@ impl Store {
         let next = id
             .checked_add(1)
             .ok_or_else(|| Error::Validation("table ids exhausted".into()))?;
-        let def = TableDef {
-            name: name.to_string(),
-            id,
-            key_schema,
-            created_micros,
-        };
+        let def = TableDef::new(name, id, key_schema, created_micros).with_indexes(indexes);
         let encoded = encode_table(&def);
         (&inner.catalog, &inner.meta)
             .transaction(|(catalog, meta)| {
@@ -182,21 +223,17 @@ impl Store {
         // later create can write a second catalog entry with it.
         inner.tables.write().next_id = next;
         let tree = inner.db.open_tree(tree_name(id))?;
+        let entry = Entry::open(&inner.db, def.clone(), tree)?;
         inner.db.flush()?;
         let mut tables = inner.tables.write();
         tables.by_name.insert(def.name.clone(), id);
-        tables.by_id.insert(
-            id,
-            Entry {
-                def: def.clone(),
-                tree,
-            },
-        );
+        tables.by_id.insert(id, entry);
         tracing::debug!(table = name, id, "created table");
         Ok(def)
     }
 
-    /// Deletes a table and all its items, returning its definition.
+    /// Deletes a table, all its items and its indexes, returning its
+    /// definition.
     ///
     /// The deletion is durable when this returns; changes still in the log
     /// for the table's id are skipped by [`Store::apply`] from then on.
@@ -219,6 +256,9 @@ impl Store {
             tables.by_id.remove(&id)
         };
         inner.db.drop_tree(tree_name(id))?;
+        for index in entry.iter().flat_map(|e| &e.indexes) {
+            inner.db.drop_tree(index_tree_name(id, &index.def.name))?;
+        }
         inner.db.flush()?;
         tracing::debug!(table = name, id, "deleted table");
         entry

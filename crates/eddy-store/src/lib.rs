@@ -15,6 +15,11 @@
 //! * **Applying is idempotent.** A change carries the full after-image of
 //!   its item (or none, for a delete), so applying it replaces the item
 //!   whatever state it was in, and replaying a log suffix twice is harmless.
+//! * **Secondary indexes agree with the items.** Each index is a sled tree
+//!   whose entries are written in the same sled transaction as the item,
+//!   derived from the item stored before the change and the after-image,
+//!   so they survive crashes and replays exactly as the items do (see the
+//!   `index` module and [`Store::add_global_index`]).
 //! * **The checkpoint LSN is honest.** [`Store::checkpoint`] records an LSN
 //!   and then flushes, so a durable LSN `n` means every change applied
 //!   before it was recorded is durable too. It never goes down.
@@ -50,6 +55,8 @@
 
 mod catalog;
 mod error;
+mod index;
+mod index_query;
 mod query;
 
 use std::collections::HashMap;
@@ -195,10 +202,13 @@ impl Store {
     /// after-image, or removed if there is none; so applying is idempotent.
     /// Every key is encoded before anything is written, so a malformed
     /// change fails the call without writing; the writes of each table go
-    /// in one sled batch. Nothing is flushed.
+    /// in one sled batch, or, for a table with secondary indexes, in one
+    /// sled transaction that also moves the items' index entries (see
+    /// [`add_global_index`](Store::add_global_index) and the `index`
+    /// module). Nothing is flushed.
     pub fn apply(&self, changes: &[Apply<'_>]) -> Result<usize> {
         let tables = self.inner.tables.read();
-        let mut batches: HashMap<u64, sled::Batch> = HashMap::new();
+        let mut per_table: HashMap<u64, Vec<index::Write<'_>>> = HashMap::new();
         let mut applied = 0;
         for change in changes {
             let Some(entry) = tables.by_id.get(&change.table_id) else {
@@ -213,17 +223,28 @@ impl Store {
                 .key_schema
                 .encode_key(change.keys)
                 .map_err(|e| Error::Validation(e.to_string()))?;
-            let batch = batches.entry(change.table_id).or_default();
-            match change.after {
-                Some(item) => batch.insert(key, encode_item(item)),
-                None => batch.remove(key),
-            }
+            per_table
+                .entry(change.table_id)
+                .or_default()
+                .push((key, change.after));
             applied += 1;
         }
-        for (id, batch) in batches {
-            if let Some(entry) = tables.by_id.get(&id) {
-                entry.tree.apply_batch(batch)?;
+        for (id, writes) in per_table {
+            let Some(entry) = tables.by_id.get(&id) else {
+                continue;
+            };
+            if !entry.indexes.is_empty() {
+                index::apply_indexed(entry, &writes)?;
+                continue;
             }
+            let mut batch = sled::Batch::default();
+            for (key, after) in writes {
+                match after {
+                    Some(item) => batch.insert(key, encode_item(item)),
+                    None => batch.remove(key),
+                }
+            }
+            entry.tree.apply_batch(batch)?;
         }
         Ok(applied)
     }

@@ -158,13 +158,13 @@ pub struct Page {
 
 /// A range of encoded keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct KeyRange {
-    lo: Bound<Vec<u8>>,
-    hi: Bound<Vec<u8>>,
+pub(crate) struct KeyRange {
+    pub(crate) lo: Bound<Vec<u8>>,
+    pub(crate) hi: Bound<Vec<u8>>,
 }
 
 impl KeyRange {
-    fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         use Bound::{Excluded, Included};
         match (&self.lo, &self.hi) {
             (Included(l), Included(h)) => l > h,
@@ -174,7 +174,7 @@ impl KeyRange {
     }
 
     /// Narrows the range to keys strictly after `start`.
-    fn start_after(&mut self, start: Vec<u8>) {
+    pub(crate) fn start_after(&mut self, start: Vec<u8>) {
         let tighter = match &self.lo {
             Bound::Unbounded => true,
             Bound::Included(l) | Bound::Excluded(l) => start >= *l,
@@ -185,7 +185,7 @@ impl KeyRange {
     }
 
     /// Narrows the range to keys strictly before `start`.
-    fn end_before(&mut self, start: Vec<u8>) {
+    pub(crate) fn end_before(&mut self, start: Vec<u8>) {
         let tighter = match &self.hi {
             Bound::Unbounded => true,
             Bound::Included(h) | Bound::Excluded(h) => start <= *h,
@@ -197,11 +197,11 @@ impl KeyRange {
 }
 
 /// The exclusive upper bound of all keys with this prefix.
-fn after_prefix(prefix: &[u8]) -> Bound<Vec<u8>> {
+pub(crate) fn after_prefix(prefix: &[u8]) -> Bound<Vec<u8>> {
     prefix_successor(prefix).map_or(Bound::Unbounded, Bound::Excluded)
 }
 
-fn invalid(message: impl Into<String>) -> Error {
+pub(crate) fn invalid(message: impl Into<String>) -> Error {
     Error::Validation(message.into())
 }
 
@@ -244,7 +244,7 @@ fn check_operand(attr: &KeyAttribute, value: &AttributeValue, max: usize) -> Res
     Ok(())
 }
 
-fn check_limit(limit: Option<usize>) -> Result<()> {
+pub(crate) fn check_limit(limit: Option<usize>) -> Result<()> {
     if limit == Some(0) {
         return Err(invalid(
             "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
@@ -254,7 +254,7 @@ fn check_limit(limit: Option<usize>) -> Result<()> {
 }
 
 /// The key range of a query's key condition.
-fn condition_range(schema: &KeySchema, query: &Query) -> Result<KeyRange> {
+pub(crate) fn condition_range(schema: &KeySchema, query: &Query) -> Result<KeyRange> {
     check_operand(&schema.partition, &query.partition, MAX_PARTITION_KEY_BYTES)?;
     let mut p = Vec::new();
     encode_key_value(&query.partition, &mut p);
@@ -325,10 +325,11 @@ fn start_key(table: &TableDef, key: &Item) -> Result<Vec<u8>> {
         .map_err(|e| invalid(format!("The provided starting key is invalid: {e}")))
 }
 
-/// Reads one page of `range`.
-fn read_page(
+/// Reads one page of `range`; `key_of` gives a stored item's
+/// `LastEvaluatedKey` (`None` means the stored item lacks a key attribute).
+pub(crate) fn read_page(
     tree: &sled::Tree,
-    schema: &KeySchema,
+    key_of: impl Fn(&Item) -> Option<Item>,
     range: KeyRange,
     forward: bool,
     limit: Option<usize>,
@@ -359,9 +360,8 @@ fn read_page(
     page.scanned_count = page.items.len();
     if stopped {
         if let (Some(item), Some(key)) = (page.items.last(), last_key) {
-            let lek = schema
-                .key_of(item)
-                .map_err(|e| Error::corrupt("item", &key, e))?;
+            let lek = key_of(item)
+                .ok_or_else(|| Error::corrupt("item", &key, "a key attribute is missing"))?;
             page.last_evaluated_key = Some(lek);
         }
     }
@@ -397,7 +397,13 @@ impl Store {
                 range.end_before(start);
             }
         }
-        read_page(&entry.tree, schema, range, query.forward, query.limit)
+        read_page(
+            &entry.tree,
+            |item| schema.key_of(item).ok(),
+            range,
+            query.forward,
+            query.limit,
+        )
     }
 
     /// Runs a scan: one page of the whole table, in key order.
@@ -412,7 +418,14 @@ impl Store {
         if let Some(esk) = &scan.exclusive_start_key {
             range.start_after(start_key(&entry.def, esk)?);
         }
-        read_page(&entry.tree, &entry.def.key_schema, range, true, scan.limit)
+        let schema = &entry.def.key_schema;
+        read_page(
+            &entry.tree,
+            |item| schema.key_of(item).ok(),
+            range,
+            true,
+            scan.limit,
+        )
     }
 }
 

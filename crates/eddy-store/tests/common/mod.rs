@@ -106,3 +106,86 @@ fn check_page(table: &TableDef, page: &Page, limit: Option<usize>) {
         assert_eq!(lek, &table.key_schema.key_of(last).unwrap());
     }
 }
+
+/// Deletes items by key through `apply`.
+pub fn delete(store: &Store, table: &TableDef, keys: &[Item]) {
+    let changes: Vec<Apply<'_>> = keys
+        .iter()
+        .map(|keys| Apply {
+            table_id: table.id,
+            keys,
+            after: None,
+        })
+        .collect();
+    assert_eq!(store.apply(&changes).unwrap(), keys.len());
+}
+
+/// Runs an index query to the end, page by page, checking each page's
+/// `last_evaluated_key` (the index and table key attributes of its last
+/// item); returns the items and the number of pages.
+pub fn query_index_all(
+    store: &Store,
+    table: &TableDef,
+    index: &str,
+    query: &Query,
+) -> (Vec<Item>, usize) {
+    let mut q = query.clone();
+    let mut out = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = store.query_index(table, index, &q).unwrap();
+        pages += 1;
+        check_index_page(store, table, index, &page, q.limit);
+        out.extend(page.items);
+        match page.last_evaluated_key {
+            Some(k) => q.exclusive_start_key = Some(k),
+            None => return (out, pages),
+        }
+        assert!(pages < 10_000, "pagination does not terminate");
+    }
+}
+
+/// Runs an index scan to the end, page by page.
+pub fn scan_index_all(
+    store: &Store,
+    table: &TableDef,
+    index: &str,
+    scan: &Scan,
+) -> (Vec<Item>, usize) {
+    let mut s = scan.clone();
+    let mut out = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = store.scan_index(table, index, &s).unwrap();
+        pages += 1;
+        check_index_page(store, table, index, &page, s.limit);
+        out.extend(page.items);
+        match page.last_evaluated_key {
+            Some(k) => s.exclusive_start_key = Some(k),
+            None => return (out, pages),
+        }
+        assert!(pages < 10_000, "pagination does not terminate");
+    }
+}
+
+fn check_index_page(
+    store: &Store,
+    table: &TableDef,
+    index: &str,
+    page: &Page,
+    limit: Option<usize>,
+) {
+    assert_eq!(page.scanned_count, page.items.len());
+    if let Some(limit) = limit {
+        assert!(page.items.len() <= limit);
+        if page.items.len() == limit {
+            assert!(page.last_evaluated_key.is_some(), "a full page has a key");
+        }
+    }
+    if let Some(lek) = &page.last_evaluated_key {
+        let live = store.table(&table.name).unwrap();
+        let def = live.index(index).unwrap();
+        let last = page.items.last().expect("a page with a key has items");
+        assert_eq!(Some(lek), def.entry_key_of(&live.key_schema, last).as_ref());
+    }
+}

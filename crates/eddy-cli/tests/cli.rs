@@ -1,0 +1,587 @@
+//! End-to-end tests of the `eddy` binary: every command's happy path, an
+//! error per command group (non-zero exit, one line starting `eddy:`), and
+//! an example in every command's `--help`.
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+fn eddy(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(args)
+        .arg("--data")
+        .arg(dir)
+        .env_remove("EDDY_DATA")
+        .output()
+        .unwrap()
+}
+
+/// Runs a command that must succeed; its stdout.
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = eddy(dir, args);
+    assert!(
+        out.status.success(),
+        "eddy {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs a command that must fail with one `eddy: …` line; that line.
+fn fails(dir: &Path, args: &[&str]) -> String {
+    let out = eddy(dir, args);
+    assert!(!out.status.success(), "eddy {args:?} succeeded");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "eddy {args:?}: not one line: {stderr:?}");
+    assert!(lines[0].starts_with("eddy: "), "{stderr:?}");
+    lines[0].to_string()
+}
+
+fn lines(text: &str) -> Vec<&str> {
+    text.lines().collect()
+}
+
+#[test]
+fn tables_and_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let created = ok(
+        d,
+        &[
+            "table",
+            "create",
+            "orders",
+            "--pk",
+            "customer:S",
+            "--sk",
+            "order:N",
+        ],
+    );
+    assert!(created.contains("created table orders"), "{created}");
+    ok(d, &["table", "create", "users", "--pk", "id:S"]);
+    assert_eq!(lines(&ok(d, &["table", "list"])), ["orders", "users"]);
+
+    ok(
+        d,
+        &[
+            "put",
+            "orders",
+            "--plain",
+            r#"{"customer":"c1","order":1,"amount":9.5,"tags":["a",true,null]}"#,
+        ],
+    );
+    ok(
+        d,
+        &[
+            "put",
+            "orders",
+            r#"{"amount":{"N":"20"},"customer":{"S":"c1"},"order":{"N":"2"}}"#,
+        ],
+    );
+    ok(
+        d,
+        &[
+            "put",
+            "orders",
+            "--plain",
+            r#"{"customer":"c2","order":1,"amount":3}"#,
+        ],
+    );
+
+    let got = ok(
+        d,
+        &["get", "orders", "--plain", r#"{"customer":"c1","order":1}"#],
+    );
+    assert_eq!(
+        got.trim(),
+        r#"{"amount":9.5,"customer":"c1","order":1,"tags":["a",true,null]}"#
+    );
+    let got = ok(
+        d,
+        &[
+            "get",
+            "orders",
+            r#"{"customer":{"S":"c1"},"order":{"N":"2"}}"#,
+        ],
+    );
+    assert_eq!(
+        got.trim(),
+        r#"{"amount":{"N":"20"},"customer":{"S":"c1"},"order":{"N":"2"}}"#
+    );
+
+    let q = ok(
+        d,
+        &[
+            "query",
+            "orders",
+            "--key-condition",
+            "customer = :c",
+            "--values",
+            r#"{":c":{"S":"c1"}}"#,
+        ],
+    );
+    assert_eq!(lines(&q).len(), 2);
+    assert!(lines(&q)[0].contains(r#""order":{"N":"1"}"#), "{q}");
+    let q = ok(
+        d,
+        &[
+            "query",
+            "orders",
+            "--plain",
+            "--desc",
+            "-k",
+            "customer = :c AND #o >= :n",
+            "--names",
+            r##"{"#o":"order"}"##,
+            "--values",
+            r#"{":c":"c1",":n":1}"#,
+            "--filter",
+            "amount > :n",
+        ],
+    );
+    assert_eq!(
+        lines(&q),
+        [
+            r#"{"amount":20,"customer":"c1","order":2}"#,
+            r#"{"amount":9.5,"customer":"c1","order":1,"tags":["a",true,null]}"#,
+        ]
+    );
+
+    assert_eq!(lines(&ok(d, &["scan", "orders"])).len(), 3);
+    let limited = eddy(d, &["scan", "orders", "--limit", "2"]);
+    assert!(limited.status.success());
+    assert_eq!(
+        lines(std::str::from_utf8(&limited.stdout).unwrap()).len(),
+        2
+    );
+    let filtered = ok(
+        d,
+        &[
+            "scan",
+            "orders",
+            "--plain",
+            "--filter",
+            "amount < :t",
+            "--values",
+            r#"{":t":10}"#,
+        ],
+    );
+    assert_eq!(lines(&filtered).len(), 2);
+
+    let described = ok(d, &["table", "describe", "orders"]);
+    assert!(
+        described.contains("partition key   customer (S)"),
+        "{described}"
+    );
+    assert!(described.contains("items           3"), "{described}");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(d, &["table", "describe", "orders", "--json"])).unwrap();
+    assert_eq!(json["ItemCount"], 3);
+
+    ok(
+        d,
+        &[
+            "delete",
+            "orders",
+            "--plain",
+            r#"{"customer":"c2","order":1}"#,
+        ],
+    );
+    let missing = fails(
+        d,
+        &["get", "orders", "--plain", r#"{"customer":"c2","order":1}"#],
+    );
+    assert!(missing.contains("no item with key"), "{missing}");
+    assert_eq!(lines(&ok(d, &["scan", "orders"])).len(), 2);
+
+    // Errors of the table and item commands.
+    assert!(
+        fails(d, &["table", "create", "orders", "--pk", "customer:S"]).contains("already exists")
+    );
+    assert!(fails(d, &["table", "create", "t1", "--pk", "id:Q"]).contains("key type"));
+    assert!(fails(d, &["table", "describe", "nope"]).contains("not found"));
+    assert!(fails(d, &["put", "orders", r#"{"customer":"c1"}"#]).contains("--plain"));
+    assert!(fails(d, &["put", "orders", "--plain", "not json"]).contains("not valid JSON"));
+    assert!(fails(d, &["put", "orders", "--plain", r#"{"customer":"c1"}"#]).contains("order"));
+    fails(
+        d,
+        &[
+            "put",
+            "orders",
+            "--plain",
+            r#"{"customer":"c1","order":1}"#,
+            "--condition",
+            "attribute_not_exists(customer)",
+        ],
+    );
+    assert!(fails(d, &["query", "orders", "-k", "customer = :c"]).contains(":c"));
+    fails(d, &["scan", "nope"]);
+
+    let deleted = ok(d, &["table", "delete", "users"]);
+    assert!(deleted.contains("deleted table users"), "{deleted}");
+    assert_eq!(lines(&ok(d, &["table", "list"])), ["orders"]);
+}
+
+#[test]
+fn streams_destinations_tail_stats_and_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(
+        d,
+        &[
+            "table",
+            "create",
+            "orders",
+            "--pk",
+            "customer:S",
+            "--sk",
+            "order:N",
+        ],
+    );
+    let created = ok(d, &["stream", "create", "orders-changes", "--shards", "2"]);
+    assert!(created.contains("2 shards"), "{created}");
+    ok(d, &["stream", "create", "clicks", "--on-demand"]);
+    assert_eq!(
+        lines(&ok(d, &["stream", "list"])),
+        ["clicks", "orders-changes"]
+    );
+    let described = ok(d, &["stream", "describe", "orders-changes"]);
+    assert!(
+        described.contains("shards        2 open, 2 in all"),
+        "{described}"
+    );
+    assert!(described.contains("arn:aws:kinesis:"), "{described}");
+
+    let enabled = ok(
+        d,
+        &[
+            "destination",
+            "enable",
+            "orders",
+            "orders-changes",
+            "--precision",
+            "MICROSECOND",
+        ],
+    );
+    assert!(enabled.contains("ACTIVE"), "{enabled}");
+    let dest = ok(d, &["destination", "describe", "orders"]);
+    assert!(dest.contains("ACTIVE precision MICROSECOND"), "{dest}");
+
+    ok(
+        d,
+        &[
+            "put",
+            "orders",
+            "--plain",
+            r#"{"customer":"c1","order":1,"amount":5}"#,
+        ],
+    );
+    ok(
+        d,
+        &[
+            "put",
+            "orders",
+            "--plain",
+            r#"{"customer":"c1","order":1,"amount":6}"#,
+        ],
+    );
+    ok(
+        d,
+        &[
+            "destination",
+            "update",
+            "orders",
+            "orders-changes",
+            "--precision",
+            "millisecond",
+        ],
+    );
+    ok(
+        d,
+        &[
+            "delete",
+            "orders",
+            "--plain",
+            r#"{"customer":"c1","order":1}"#,
+        ],
+    );
+
+    let tail = ok(d, &["stream", "tail", "orders-changes"]);
+    let events: Vec<&str> = lines(&tail)
+        .iter()
+        .map(|l| l.split_whitespace().nth(2).unwrap())
+        .collect();
+    assert_eq!(events, ["INSERT", "MODIFY", "REMOVE"], "{tail}");
+    assert!(
+        tail.contains(r#"orders {"customer":"c1","order":1}"#),
+        "{tail}"
+    );
+    let raw = ok(d, &["stream", "tail", "orders-changes", "--json"]);
+    let records: Vec<serde_json::Value> = lines(&raw)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 3);
+    assert_eq!(
+        records[0]["dynamodb"]["ApproximateCreationDateTimePrecision"],
+        "MICROSECOND"
+    );
+    assert_eq!(records[1]["dynamodb"]["NewImage"]["amount"]["N"], "6");
+    assert!(ok(d, &["stream", "tail", "orders-changes", "--from", "latest"]).is_empty());
+
+    // Resharding keeps the lineage order of the tail.
+    let split = ok(
+        d,
+        &["stream", "reshard", "orders-changes", "--split", "0", "mid"],
+    );
+    assert!(split.contains("3 open, 4 in all"), "{split}");
+    ok(
+        d,
+        &["stream", "reshard", "orders-changes", "--merge", "2", "3"],
+    );
+    let counted = ok(d, &["stream", "reshard", "orders-changes", "--count", "4"]);
+    assert!(counted.contains("2 -> 4 open shards"), "{counted}");
+    ok(
+        d,
+        &[
+            "put",
+            "orders",
+            "--plain",
+            r#"{"customer":"c1","order":1,"amount":7}"#,
+        ],
+    );
+    let tail = ok(d, &["stream", "tail", "orders-changes"]);
+    assert_eq!(lines(&tail).len(), 4, "{tail}");
+    assert!(lines(&tail)[3].contains("INSERT"), "{tail}");
+
+    assert!(ok(d, &["stream", "retention", "orders-changes", "48"]).contains("24 -> 48"));
+    assert!(ok(d, &["stream", "retention", "orders-changes", "30"]).contains("48 -> 30"));
+    assert!(ok(d, &["stream", "describe", "orders-changes"]).contains("30 hours"));
+
+    let stats = ok(d, &["stats"]);
+    assert!(stats.contains("orders"), "{stats}");
+    assert!(stats.contains("last LSN        4"), "{stats}");
+    assert!(stats.contains("orders-changes"), "{stats}");
+    let check = ok(d, &["check"]);
+    assert!(
+        check.contains("table orders: 1 items, equal to the fold of the log"),
+        "{check}"
+    );
+    assert!(
+        check.contains("stream orders-changes: 9 shards, 4 records read"),
+        "{check}"
+    );
+    assert!(check.contains("ok: no problems found"), "{check}");
+
+    // Errors of the stream and destination commands.
+    assert!(fails(d, &["stream", "describe", "nope"]).contains("not found"));
+    assert!(fails(d, &["stream", "tail", "nope"]).contains("not found"));
+    fails(d, &["stream", "create", "orders-changes"]);
+    fails(
+        d,
+        &["stream", "reshard", "orders-changes", "--count", "100"],
+    );
+    fails(d, &["stream", "retention", "orders-changes", "1"]);
+    fails(
+        d,
+        &["stream", "tail", "orders-changes", "--from", "yesterday"],
+    );
+    assert!(fails(d, &["destination", "enable", "nope", "orders-changes"]).contains("not found"));
+    fails(d, &["destination", "enable", "orders", "orders-changes"]);
+    fails(
+        d,
+        &[
+            "destination",
+            "update",
+            "orders",
+            "clicks",
+            "--precision",
+            "MICROSECOND",
+        ],
+    );
+
+    assert!(ok(d, &["destination", "disable", "orders", "orders-changes"]).contains("DISABLING"));
+    assert!(ok(d, &["destination", "describe", "orders"]).contains("DISABLED"));
+    ok(d, &["stream", "delete", "clicks"]);
+    assert_eq!(lines(&ok(d, &["stream", "list"])), ["orders-changes"]);
+}
+
+#[test]
+fn tail_follow_prints_records_written_by_other_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["table", "create", "orders", "--pk", "id:S"]);
+    ok(d, &["stream", "create", "s1", "--shards", "1"]);
+    ok(d, &["destination", "enable", "orders", "s1"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(["stream", "tail", "s1", "--follow", "--data"])
+        .arg(d)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    // The tail lets go of the directory between polls, so writes get in.
+    ok(d, &["put", "orders", "--plain", r#"{"id":"a"}"#]);
+    ok(d, &["put", "orders", "--plain", r#"{"id":"a","n":1}"#]);
+    let first = rx.recv_timeout(Duration::from_secs(20));
+    let second = rx.recv_timeout(Duration::from_secs(20));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(first.unwrap().contains(r#"INSERT orders {"id":"a"}"#));
+    assert!(second.unwrap().contains(r#"MODIFY orders {"id":"a"}"#));
+}
+
+#[test]
+fn reading_commands_need_an_existing_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("missing");
+    for args in [
+        &["stats"][..],
+        &["check"],
+        &["table", "list"],
+        &["stream", "list"],
+    ] {
+        assert!(fails(&d, args).contains("no eddy database"));
+    }
+    assert!(!d.exists());
+    // A usage error is one line too.
+    assert!(fails(&d, &["table", "create", "x"]).contains("--pk"));
+    assert!(fails(&d, &["frobnicate"]).contains("frobnicate"));
+}
+
+#[test]
+fn check_reports_a_damaged_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["table", "create", "orders", "--pk", "id:S"]);
+    ok(d, &["stream", "create", "s1", "--shards", "1"]);
+    ok(d, &["destination", "enable", "orders", "s1"]);
+    for i in 0..5 {
+        ok(
+            d,
+            &[
+                "put",
+                "orders",
+                "--plain",
+                &format!(r#"{{"id":"item-{i}","pad":"{}"}}"#, "x".repeat(200)),
+            ],
+        );
+    }
+    assert!(ok(d, &["check"]).contains("5 records read"));
+    // Flip a byte in the middle of the shard's segment.
+    let segment = walk(&d.join("streams"))
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "seg"))
+        .unwrap();
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&segment, bytes).unwrap();
+    let out = eddy(d, &["check"]);
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.lines().last().unwrap().starts_with("eddy: "),
+        "{stderr}"
+    );
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn every_help_has_an_example() {
+    let commands: &[&[&str]] = &[
+        &[],
+        &["demo"],
+        &["table"],
+        &["table", "create"],
+        &["table", "list"],
+        &["table", "describe"],
+        &["table", "delete"],
+        &["put"],
+        &["get"],
+        &["delete"],
+        &["query"],
+        &["scan"],
+        &["stream"],
+        &["stream", "create"],
+        &["stream", "list"],
+        &["stream", "describe"],
+        &["stream", "delete"],
+        &["stream", "reshard"],
+        &["stream", "retention"],
+        &["stream", "tail"],
+        &["destination"],
+        &["destination", "enable"],
+        &["destination", "describe"],
+        &["destination", "update"],
+        &["destination", "disable"],
+        &["stats"],
+        &["check"],
+    ];
+    for args in commands {
+        let out = Command::new(env!("CARGO_BIN_EXE_eddy"))
+            .args(*args)
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        let help = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            help.contains("Example"),
+            "eddy {args:?} --help has no example:\n{help}"
+        );
+        assert!(help.contains("eddy "), "{args:?}");
+    }
+}
+
+#[test]
+fn demo_still_runs() {
+    let out = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args([
+            "demo",
+            "--ops",
+            "300",
+            "--writers",
+            "2",
+            "--durability",
+            "none",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("summary"));
+}
