@@ -69,7 +69,7 @@ pub use requests::{
     DeleteItemRequest, ExpressionAttributes, PutItemRequest, QueryOutput, QueryRequest,
     ScanRequest, Select, UpdateItemRequest,
 };
-pub use tables::{TableDescription, TableList};
+pub use tables::{IndexDescription, TableDescription, TableList};
 pub use transactions::{
     CancellationReason, TransactGetItem, TransactWriteItem, MAX_TRANSACTION_ITEMS, TOKEN_TTL,
 };
@@ -78,7 +78,8 @@ pub use update::{Update, UpdateAction};
 
 pub use eddy_model::{
     AttributeType, AttributeValue, Change, ChangeKind, ChangeOrigin, ChangeRecord,
-    DestinationStatus, Item, KeySchema, KeyType, Number, Precision, StreamingDestination, TableDef,
+    DestinationStatus, IndexDef, IndexKind, IndexProjection, Item, KeySchema, KeyType, Number,
+    Precision, StreamingDestination, TableDef,
 };
 pub use eddy_store::{Page, Query, Scan, SortCondition};
 

@@ -131,6 +131,8 @@ pub enum Select {
 pub struct QueryRequest {
     /// The table.
     pub table_name: String,
+    /// Query this secondary index instead of the table.
+    pub index_name: Option<String>,
     /// `KeyConditionExpression`.
     pub key_condition_expression: String,
     /// `FilterExpression`, applied after each page is read.
@@ -154,6 +156,8 @@ pub struct QueryRequest {
 pub struct ScanRequest {
     /// The table.
     pub table_name: String,
+    /// Scan this secondary index instead of the table.
+    pub index_name: Option<String>,
     /// `FilterExpression`, applied after each page is read.
     pub filter_expression: Option<String>,
     /// `ProjectionExpression`.
@@ -336,12 +340,22 @@ impl Database {
     pub fn query_with(&self, request: QueryRequest) -> Result<QueryOutput> {
         let table = self.inner.store.table(&request.table_name)?;
         let mut ctx = request.attributes.context()?;
-        let key_condition = KeyCondition::parse(
-            &request.key_condition_expression,
-            &mut ctx,
-            &table.key_schema,
-        )
-        .map_err(expr_error)?;
+        let schema = match &request.index_name {
+            Some(name) => {
+                &table
+                    .index(name)
+                    .ok_or_else(|| {
+                        Error::Validation(format!(
+                            "The table does not have the specified index: {name}"
+                        ))
+                    })?
+                    .key_schema
+            }
+            None => &table.key_schema,
+        };
+        let key_condition =
+            KeyCondition::parse(&request.key_condition_expression, &mut ctx, schema)
+                .map_err(expr_error)?;
         let (filter, projection) = parse_filter_and_projection(
             &request.filter_expression,
             &request.projection_expression,
@@ -370,7 +384,10 @@ impl Database {
         if let Some(start) = request.exclusive_start_key {
             query = query.start_after(start);
         }
-        let page = self.inner.store.query(&table, &query)?;
+        let page = match &request.index_name {
+            Some(index) => self.inner.store.query_index(&table, index, &query)?,
+            None => self.inner.store.query(&table, &query)?,
+        };
         Ok(finish_page(page, filter, projection, request.select))
     }
 
@@ -392,7 +409,10 @@ impl Database {
         if let Some(start) = request.exclusive_start_key {
             scan = scan.start_after(start);
         }
-        let page = self.inner.store.scan(&table, &scan)?;
+        let page = match &request.index_name {
+            Some(index) => self.inner.store.scan_index(&table, index, &scan)?,
+            None => self.inner.store.scan(&table, &scan)?,
+        };
         Ok(finish_page(page, filter, projection, request.select))
     }
 }

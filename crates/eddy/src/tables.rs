@@ -2,7 +2,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use eddy_model::{KeySchema, TableDef};
+use eddy_model::{IndexDef, KeySchema, TableDef};
 
 use crate::db::Database;
 use crate::error::Result;
@@ -22,6 +22,19 @@ pub struct TableDescription {
     /// Streaming-destination counters since the database was opened,
     /// change data capture units among them.
     pub streaming: StreamingMetrics,
+    /// The secondary indexes with their item counts and sizes.
+    pub indexes: Vec<IndexDescription>,
+}
+
+/// A secondary index as DescribeTable shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexDescription {
+    /// The index's definition.
+    pub def: IndexDef,
+    /// Items in the index (items without the index key are absent).
+    pub item_count: u64,
+    /// The projected items' total size.
+    pub size_bytes: u64,
 }
 
 /// One page of table names.
@@ -42,18 +55,45 @@ fn now_micros() -> u64 {
 impl Database {
     /// Creates a table. It exists durably when this returns.
     pub fn create_table(&self, name: &str, key_schema: KeySchema) -> Result<TableDescription> {
+        self.create_table_with_indexes(name, key_schema, Vec::new())
+    }
+
+    /// Creates a table with global and local secondary indexes.
+    pub fn create_table_with_indexes(
+        &self,
+        name: &str,
+        key_schema: KeySchema,
+        indexes: Vec<IndexDef>,
+    ) -> Result<TableDescription> {
         self.inner.check_writable()?;
-        let def = self
-            .inner
-            .store
-            .create_table(name, key_schema, now_micros())?;
-        Ok(TableDescription {
-            def,
-            status: "ACTIVE",
-            item_count: 0,
-            size_bytes: 0,
-            streaming: StreamingMetrics::default(),
-        })
+        let def =
+            self.inner
+                .store
+                .create_table_with_indexes(name, key_schema, indexes, now_micros())?;
+        self.describe_table(&def.name)
+    }
+
+    /// Adds a global secondary index to a table (UpdateTable), filled from
+    /// the existing items before this returns.
+    pub fn add_global_secondary_index(
+        &self,
+        table: &str,
+        index: IndexDef,
+    ) -> Result<TableDescription> {
+        self.inner.check_writable()?;
+        self.inner.store.add_global_index(table, index)?;
+        self.describe_table(table)
+    }
+
+    /// Removes a global secondary index (UpdateTable).
+    pub fn remove_global_secondary_index(
+        &self,
+        table: &str,
+        index: &str,
+    ) -> Result<TableDescription> {
+        self.inner.check_writable()?;
+        self.inner.store.remove_global_index(table, index)?;
+        self.describe_table(table)
     }
 
     /// Deletes a table and all its items. Changes already logged for it are
@@ -75,12 +115,22 @@ impl Database {
         let def = self.inner.store.table(name)?;
         let stats = self.inner.store.table_stats(name)?;
         let streaming = self.streaming_metrics(name)?;
+        let mut indexes = Vec::with_capacity(def.indexes.len());
+        for index in &def.indexes {
+            let stats = self.inner.store.index_stats(name, &index.name)?;
+            indexes.push(IndexDescription {
+                def: index.clone(),
+                item_count: stats.item_count,
+                size_bytes: stats.size_bytes,
+            });
+        }
         Ok(TableDescription {
             def,
             status: "ACTIVE",
             item_count: stats.item_count,
             size_bytes: stats.size_bytes,
             streaming,
+            indexes,
         })
     }
 

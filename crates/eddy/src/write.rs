@@ -91,6 +91,7 @@ impl Inner {
             let new = (op.mutation)(old.as_ref()).and_then(|new| {
                 if let Some(new) = &new {
                     op.table.key_schema.validate_item(new)?;
+                    op.table.validate_item_for_indexes(new)?;
                 }
                 Ok(new)
             });
