@@ -170,6 +170,9 @@ pub struct ScanRequest {
     pub exclusive_start_key: Option<Item>,
     /// What to return.
     pub select: Select,
+    /// Parallel scan: `(Segment, TotalSegments)`. Each segment holds a
+    /// disjoint share of the items; together they hold all of them.
+    pub segment: Option<(u32, u32)>,
 }
 
 /// The answer to a Query or Scan.
@@ -402,6 +405,21 @@ impl Database {
             &mut ctx,
         )?;
         ctx.check_all_used().map_err(expr_error)?;
+        if let Some((segment, total)) = request.segment {
+            if request.index_name.is_some() {
+                return Err(Error::Validation(
+                    "eddy does not support a parallel Scan of a secondary index yet: scan the index without Segment".into(),
+                ));
+            }
+            let page = self.scan_segment(
+                &table,
+                segment,
+                total,
+                request.limit,
+                request.exclusive_start_key,
+            )?;
+            return Ok(finish_page(page, filter, projection, request.select));
+        }
         let mut scan = Scan::default();
         if let Some(limit) = request.limit {
             scan = scan.limit(limit);
@@ -414,6 +432,77 @@ impl Database {
             None => self.inner.store.scan(&table, &scan)?,
         };
         Ok(finish_page(page, filter, projection, request.select))
+    }
+}
+
+impl Database {
+    /// One page of a parallel-scan segment: the table's items whose key
+    /// hashes to `segment`, with the same Limit and 1 MB page rules.
+    fn scan_segment(
+        &self,
+        table: &eddy_model::TableDef,
+        segment: u32,
+        total: u32,
+        limit: Option<usize>,
+        start: Option<Item>,
+    ) -> Result<eddy_store::Page> {
+        if total == 0 || total > 1_000_000 || segment >= total {
+            return Err(Error::Validation(format!(
+                "The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: {segment} is not less than TotalSegments: {total}"
+            )));
+        }
+        if limit == Some(0) {
+            return Err(Error::Validation(
+                "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1".into(),
+            ));
+        }
+        let in_segment = |item: &Item| -> Result<bool> {
+            use std::hash::{Hash, Hasher};
+            let key = table.key_schema.encode_key(item)?;
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            key.hash(&mut hasher);
+            Ok(hasher.finish() % u64::from(total) == u64::from(segment))
+        };
+        let mut items = Vec::new();
+        let mut bytes = 0;
+        let mut next = start;
+        loop {
+            let mut scan = Scan::default();
+            if let Some(key) = next.take() {
+                scan = scan.start_after(key);
+            }
+            let page = self.inner.store.scan(table, &scan)?;
+            for item in page.items {
+                if !in_segment(&item)? {
+                    continue;
+                }
+                bytes += item.size();
+                items.push(item);
+                let full =
+                    limit.is_some_and(|l| items.len() >= l) || bytes >= eddy_store::MAX_PAGE_BYTES;
+                if full {
+                    let last = items
+                        .last()
+                        .map(|i| table.key_schema.key_of(i))
+                        .transpose()?;
+                    return Ok(eddy_store::Page {
+                        scanned_count: items.len(),
+                        items,
+                        last_evaluated_key: last,
+                    });
+                }
+            }
+            match page.last_evaluated_key {
+                Some(key) => next = Some(key),
+                None => {
+                    return Ok(eddy_store::Page {
+                        scanned_count: items.len(),
+                        items,
+                        last_evaluated_key: None,
+                    });
+                }
+            }
+        }
     }
 }
 

@@ -299,3 +299,53 @@ fn queries_and_scans_filter_after_reading_and_project() {
         "{err}"
     );
 }
+
+#[test]
+fn parallel_scan_segments_partition_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db(dir.path());
+    for i in 0..200 {
+        db.put_item(
+            "orders",
+            key(&format!("c{}", i % 37), i),
+            ReturnValues::None,
+        )
+        .unwrap();
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut total = 0;
+    for segment in 0..4 {
+        let mut start = None;
+        loop {
+            let out = db
+                .scan_with(ScanRequest {
+                    table_name: "orders".into(),
+                    limit: Some(13),
+                    exclusive_start_key: start.take(),
+                    segment: Some((segment, 4)),
+                    ..Default::default()
+                })
+                .unwrap();
+            for item in &out.items {
+                assert!(
+                    seen.insert(item.to_json_string()),
+                    "an item is in two segments"
+                );
+            }
+            total += out.items.len();
+            match out.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => break,
+            }
+        }
+    }
+    assert_eq!(total, 200);
+    let err = db
+        .scan_with(ScanRequest {
+            table_name: "orders".into(),
+            segment: Some((4, 4)),
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("Segment"), "{err}");
+}
