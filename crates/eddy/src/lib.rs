@@ -62,7 +62,9 @@ pub use consumer::{ConsumerBatch, InitialPosition, StreamConsumer, SHARD_END};
 pub use db::{Checkpoint, Database, RecoveryReport, Stats};
 pub use destinations::{DestinationChange, DestinationDescription};
 pub use error::{Error, Result};
-pub use ops::{ReturnValues, WriteRequest, MAX_BATCH_GET, MAX_BATCH_WRITE};
+pub use ops::{
+    BatchGetOutput, ReturnValues, WriteRequest, MAX_BATCH_GET, MAX_BATCH_GET_BYTES, MAX_BATCH_WRITE,
+};
 pub use options::{Durability, Options};
 pub use publisher::StreamingMetrics;
 pub use requests::{

@@ -31,6 +31,18 @@ pub const MAX_BATCH_WRITE: usize = 25;
 /// The most keys one batch get may hold.
 pub const MAX_BATCH_GET: usize = 100;
 
+/// The largest BatchGetItem response, by item size: 16 MB.
+pub const MAX_BATCH_GET_BYTES: usize = 16 << 20;
+
+/// The answer to [`Database::batch_get_item`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatchGetOutput {
+    /// Per table, in request order, the items found.
+    pub responses: Vec<(String, Vec<Item>)>,
+    /// Keys not read because the response reached 16 MB (`UnprocessedKeys`).
+    pub unprocessed_keys: Vec<(String, Vec<Item>)>,
+}
+
 /// One request of a [`Database::batch_write_item`] call.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WriteRequest {
@@ -151,19 +163,18 @@ impl Database {
         Ok(self.inner.store.scan(&table, scan)?)
     }
 
-    /// Reads up to 100 items by key from one or more tables. Returns, per
-    /// table in request order, the items found (missing keys are left out).
-    pub fn batch_get_item(
-        &self,
-        requests: &[(String, Vec<Item>)],
-    ) -> Result<Vec<(String, Vec<Item>)>> {
+    /// Reads up to 100 items by key from one or more tables
+    /// (BatchGetItem). Returns, per table in request order, the items found
+    /// (missing keys are left out); once the response reaches 16 MB, the
+    /// remaining keys come back unprocessed, for the caller to ask again.
+    pub fn batch_get_item(&self, requests: &[(String, Vec<Item>)]) -> Result<BatchGetOutput> {
         let total: usize = requests.iter().map(|(_, keys)| keys.len()).sum();
         if total == 0 || total > MAX_BATCH_GET {
             return Err(validation(format!(
                 "Too many items requested for the BatchGetItem call: {total} keys, between 1 and {MAX_BATCH_GET} allowed"
             )));
         }
-        let mut out = Vec::with_capacity(requests.len());
+        let mut tables = Vec::with_capacity(requests.len());
         for (name, keys) in requests {
             let table = self.table_def(name)?;
             let mut seen = BTreeSet::new();
@@ -173,8 +184,26 @@ impl Database {
                     return Err(validation("Provided list of item keys contains duplicates"));
                 }
             }
-            let found = self.inner.store.get_many(&table, keys)?;
-            out.push((name.clone(), found.into_iter().flatten().collect()));
+            tables.push(table);
+        }
+        let mut out = BatchGetOutput::default();
+        let mut bytes = 0;
+        for ((name, keys), table) in requests.iter().zip(&tables) {
+            let mut found = Vec::new();
+            let mut unprocessed = Vec::new();
+            for (key, item) in keys.iter().zip(self.inner.store.get_many(table, keys)?) {
+                let size = item.as_ref().map_or(0, Item::size);
+                if bytes + size > MAX_BATCH_GET_BYTES || !unprocessed.is_empty() {
+                    unprocessed.push(key.clone());
+                    continue;
+                }
+                bytes += size;
+                found.extend(item);
+            }
+            out.responses.push((name.clone(), found));
+            if !unprocessed.is_empty() {
+                out.unprocessed_keys.push((name.clone(), unprocessed));
+            }
         }
         Ok(out)
     }

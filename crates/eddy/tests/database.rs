@@ -208,7 +208,8 @@ fn query_scan_and_batch_get() {
     let got = db
         .batch_get_item(&[("tbl".into(), vec![key("p", 3), key("p", 4), key("q", 1)])])
         .unwrap();
-    assert_eq!(got[0].1.len(), 2);
+    assert_eq!(got.responses[0].1.len(), 2);
+    assert!(got.unprocessed_keys.is_empty());
     assert!(db
         .batch_get_item(&[("tbl".into(), vec![key("p", 3), key("p", 3)])])
         .is_err());
@@ -344,4 +345,30 @@ fn a_failed_fsync_stops_writes_and_loses_nothing_acknowledged() {
     }
     assert_eq!(db.get_item("tbl", &key("a", 6)).unwrap(), None);
     db.put_item("tbl", key("a", 7), ReturnValues::None).unwrap();
+}
+
+#[test]
+fn batch_get_returns_keys_beyond_16_mb_unprocessed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_with_table(dir.path());
+    let big = "x".repeat(390 * 1024);
+    let keys: Vec<Item> = (0..50).map(|i| key("big", i)).collect();
+    for k in &keys {
+        db.put_item(
+            "tbl",
+            k.clone().with("blob", big.as_str()),
+            ReturnValues::None,
+        )
+        .unwrap();
+    }
+    let got = db.batch_get_item(&[("tbl".into(), keys.clone())]).unwrap();
+    let returned = got.responses[0].1.len();
+    let unprocessed = got.unprocessed_keys.first().map_or(0, |(_, k)| k.len());
+    assert!(returned < 50 && returned > 0, "{returned}");
+    assert_eq!(returned + unprocessed, 50);
+    let bytes: usize = got.responses[0].1.iter().map(Item::size).sum();
+    assert!(bytes <= eddy::MAX_BATCH_GET_BYTES);
+    // Asking again for the unprocessed keys returns them.
+    let again = db.batch_get_item(&got.unprocessed_keys).unwrap();
+    assert_eq!(again.responses[0].1.len(), unprocessed);
 }
