@@ -18,6 +18,7 @@ use eddy::{
     AttributeValue, ChangeRecord, Database, DestinationStatus, Durability, Item, KeySchema,
     KeyType, Options, Query, ReturnValues, Update,
 };
+use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -55,6 +56,16 @@ enum DurabilityArg {
 }
 
 const STREAM: &str = "orders-changes";
+
+/// What the change-log consumer saw: counts per event kind, the last
+/// records, and each change's commit-to-delivery latency in microseconds.
+type Consumed = (BTreeMap<&'static str, u64>, Vec<ChangeRecord>, Vec<u64>);
+
+fn now_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
 
 const STATUSES: [&str; 4] = ["PLACED", "PAID", "SHIPPED", "DELIVERED"];
 
@@ -113,38 +124,45 @@ pub fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
         let done = done.clone();
         let db = db.clone();
         let keep = args.show;
-        thread::spawn(
-            move || -> Result<(BTreeMap<&'static str, u64>, Vec<ChangeRecord>), eddy::Error> {
-                let mut counts = BTreeMap::new();
-                let mut last = Vec::new();
-                loop {
-                    match feed.recv_timeout(Duration::from_millis(50))? {
-                        Some(change) => {
-                            *counts.entry(change.kind().as_str()).or_insert(0) += 1;
-                            last.push(change);
-                            if last.len() > keep {
-                                last.remove(0);
-                            }
+        thread::spawn(move || -> Result<Consumed, eddy::Error> {
+            let mut counts = BTreeMap::new();
+            let mut last = Vec::new();
+            let mut latencies = Vec::new();
+            loop {
+                match feed.recv_timeout(Duration::from_millis(50))? {
+                    Some(change) => {
+                        // Commit (the log's creation time) to delivery.
+                        latencies.push(now_micros().saturating_sub(change.created_micros));
+                        *counts.entry(change.kind().as_str()).or_insert(0) += 1;
+                        last.push(change);
+                        if last.len() > keep {
+                            last.remove(0);
                         }
-                        None if done.load(Ordering::Acquire)
-                            && counts.values().sum::<u64>() >= db.last_lsn() + 1 - start_lsn =>
-                        {
-                            return Ok((counts, last));
-                        }
-                        None => {}
                     }
+                    None if done.load(Ordering::Acquire)
+                        && counts.values().sum::<u64>() >= db.last_lsn() + 1 - start_lsn =>
+                    {
+                        return Ok((counts, last, latencies));
+                    }
+                    None => {}
                 }
-            },
-        )
+            }
+        })
     };
 
     let started = Instant::now();
     let per_writer = args.ops / writers;
+    // Drawn on stderr, and only when it is a terminal.
+    let bar = ProgressBar::new((per_writer * writers) as u64).with_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} writes, {per_sec}, {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     let handles: Vec<_> = (0..writers)
         .map(|w| {
             let db = db.clone();
+            let bar = bar.clone();
             let seed = args.seed.wrapping_add(w as u64);
-            thread::spawn(move || writer(&db, w, per_writer, seed))
+            thread::spawn(move || writer(&db, w, per_writer, seed, &bar))
         })
         .collect();
     let mut writes = 0u64;
@@ -152,8 +170,9 @@ pub fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
         writes += h.join().map_err(|_| "a writer thread panicked")??;
     }
     let elapsed = started.elapsed();
+    bar.finish_and_clear();
     done.store(true, Ordering::Release);
-    let (counts, last) = consumer
+    let (counts, last, mut latencies) = consumer
         .join()
         .map_err(|_| "the consumer thread panicked")??;
 
@@ -193,6 +212,20 @@ pub fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "  stream records        {streamed} in {STREAM} ({} change data capture units)",
         metrics.cdc_units
+    );
+    latencies.sort_unstable();
+    let pct = |p: f64| -> u64 {
+        let i = ((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1);
+        latencies
+            .get(i.min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
+    println!(
+        "  delivery latency      p50 {} µs, p99 {} µs, p99.9 {} µs (log timestamp, taken before the fsync, to the change-log consumer)",
+        pct(0.50),
+        pct(0.99),
+        pct(0.999)
     );
     println!("  elapsed               {:.2} s", elapsed.as_secs_f64());
     println!(
@@ -268,11 +301,18 @@ fn count_orders(db: &Database, customer: &str) -> Result<usize, eddy::Error> {
 }
 
 /// One writer: creates orders for its own customers and moves them along.
-fn writer(db: &Database, id: usize, ops: usize, seed: u64) -> Result<u64, eddy::Error> {
+fn writer(
+    db: &Database,
+    id: usize,
+    ops: usize,
+    seed: u64,
+    bar: &ProgressBar,
+) -> Result<u64, eddy::Error> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut open: Vec<(String, u64)> = Vec::new();
     let mut next_order = 0u64;
     for _ in 0..ops {
+        bar.inc(1);
         let roll = rng.gen_range(0..100);
         if open.is_empty() || roll < 45 {
             let customer = format!("customer-{}", rng.gen_range(0..50));
