@@ -37,24 +37,9 @@ use crate::{decode_stored_item, Store};
 /// page size).
 pub const MAX_PAGE_BYTES: usize = 1 << 20;
 
-/// A condition on the sort key of a [`Query`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SortCondition {
-    /// `sk = v`.
-    Eq(AttributeValue),
-    /// `sk < v`.
-    Lt(AttributeValue),
-    /// `sk <= v`.
-    Le(AttributeValue),
-    /// `sk > v`.
-    Gt(AttributeValue),
-    /// `sk >= v`.
-    Ge(AttributeValue),
-    /// `sk BETWEEN lower AND upper`, both inclusive.
-    Between(AttributeValue, AttributeValue),
-    /// `begins_with(sk, prefix)`, for string and binary sort keys.
-    BeginsWith(AttributeValue),
-}
+/// A condition on the sort key of a [`Query`]: the model's key-condition
+/// type, so a parsed `KeyConditionExpression` is used as it is.
+pub use eddy_model::expr::SortKeyCondition as SortCondition;
 
 /// A query: the items of one partition, optionally narrowed by a sort key
 /// condition, in sort key order.

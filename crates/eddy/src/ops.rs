@@ -249,11 +249,12 @@ impl Database {
     }
 }
 
-fn only_none_or_all_old(returns: ReturnValues) -> Result<()> {
+/// PutItem and DeleteItem accept only `NONE` and `ALL_OLD`.
+pub(crate) fn only_none_or_all_old(returns: ReturnValues) -> Result<()> {
     match returns {
         ReturnValues::None | ReturnValues::AllOld => Ok(()),
         other => Err(Error::Validation(format!(
-            "ReturnValues can only be NONE or ALL_OLD for this operation, got {other:?}"
+            "Return values set to invalid value: ReturnValues can only be NONE or ALL_OLD for this operation, got {other:?}"
         ))),
     }
 }

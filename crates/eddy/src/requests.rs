@@ -11,15 +11,14 @@
 use std::collections::BTreeMap;
 
 use eddy_model::expr::{
-    Condition, ExprError, ExpressionContext, KeyCondition, Projection, SortKeyCondition,
-    UpdateExpression,
+    Condition, ExprError, ExpressionContext, KeyCondition, Projection, UpdateExpression,
 };
 use eddy_model::{AttributeValue, Item};
-use eddy_store::{Query, Scan, SortCondition};
+use eddy_store::{Query, Scan};
 
 use crate::db::Database;
 use crate::error::{Error, Result};
-use crate::ops::ReturnValues;
+use crate::ops::{only_none_or_all_old, ReturnValues};
 use crate::write::WriteOp;
 
 /// `ExpressionAttributeNames` and `ExpressionAttributeValues`.
@@ -213,15 +212,6 @@ pub(crate) fn condition_failed(
     }
 }
 
-fn only_none_or_all_old(returns: ReturnValues) -> Result<()> {
-    match returns {
-        ReturnValues::None | ReturnValues::AllOld => Ok(()),
-        _ => Err(Error::Validation(
-            "Return values set to invalid value".into(),
-        )),
-    }
-}
-
 impl Database {
     /// PutItem with a condition expression.
     pub fn put_item_with(&self, request: PutItemRequest) -> Result<Option<Item>> {
@@ -368,15 +358,7 @@ impl Database {
         ctx.check_all_used().map_err(expr_error)?;
         let mut query = Query::new(key_condition.partition);
         if let Some(sort) = key_condition.sort {
-            query = query.sort(match sort {
-                SortKeyCondition::Eq(v) => SortCondition::Eq(v),
-                SortKeyCondition::Lt(v) => SortCondition::Lt(v),
-                SortKeyCondition::Le(v) => SortCondition::Le(v),
-                SortKeyCondition::Gt(v) => SortCondition::Gt(v),
-                SortKeyCondition::Ge(v) => SortCondition::Ge(v),
-                SortKeyCondition::Between(a, b) => SortCondition::Between(a, b),
-                SortKeyCondition::BeginsWith(v) => SortCondition::BeginsWith(v),
-            });
+            query = query.sort(sort);
         }
         if request.descending {
             query = query.reverse();
