@@ -99,7 +99,7 @@ pub(crate) struct Inner {
     pub(crate) closed: AtomicBool,
     pub(crate) writes: AtomicU64,
     pub(crate) changes: AtomicU64,
-    options: Options,
+    pub(crate) options: Options,
     checkpoint: Mutex<CheckpointState>,
     checkpointer: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
     recovery: RecoveryReport,

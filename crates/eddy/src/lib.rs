@@ -52,6 +52,7 @@ mod options;
 mod publisher;
 mod requests;
 mod tables;
+mod tags;
 mod transactions;
 mod ttl;
 mod update;

@@ -103,10 +103,19 @@ impl Database {
         let description = self.describe_table(name)?;
         self.inner.store.delete_table(name)?;
         self.inner.end_destinations_of(description.def.id)?;
+        self.clear_tags(&self.table_arn(name))?;
         Ok(TableDescription {
             status: "DELETING",
             ..description
         })
+    }
+
+    /// A table's ARN, with the region and account of the [`Options`](crate::Options).
+    pub fn table_arn(&self, name: &str) -> String {
+        format!(
+            "arn:aws:dynamodb:{}:{}:table/{name}",
+            self.inner.options.region, self.inner.options.account
+        )
     }
 
     /// Describes a table. Counting items reads the whole table.

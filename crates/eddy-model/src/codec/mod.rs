@@ -88,6 +88,16 @@ pub fn decode_destination(bytes: &[u8]) -> Result<StreamingDestination> {
     decode::<Versioned<DestinationOwned>>(bytes, "streaming destination").map(|v| v.0 .0)
 }
 
+/// Encodes a resource's tags (key → value).
+pub fn encode_tags(tags: &std::collections::BTreeMap<String, String>) -> Vec<u8> {
+    encode(&Versioned(tags))
+}
+
+/// Decodes tags encoded by [`encode_tags`].
+pub fn decode_tags(bytes: &[u8]) -> Result<std::collections::BTreeMap<String, String>> {
+    decode::<Versioned<std::collections::BTreeMap<String, String>>>(bytes, "tags").map(|v| v.0)
+}
+
 fn encode<T: Encode>(value: &T) -> Vec<u8> {
     // Encoding into a Vec only fails for a writer error, which a Vec never
     // produces, or for types bincode cannot encode, which ours are not.

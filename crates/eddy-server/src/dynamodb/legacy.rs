@@ -1,0 +1,1 @@
+//! Legacy parameters (being written).
