@@ -14,6 +14,7 @@ mod demo;
 mod destination;
 mod item;
 mod json;
+mod serve;
 mod stats;
 mod stream;
 mod table;
@@ -79,6 +80,9 @@ enum Command {
     /// Verifies the change log, the tables against it, and every stream
     /// record; exits non-zero on any problem.
     Check(check::CheckArgs),
+    /// Serves the DynamoDB and Kinesis APIs over HTTP on one port, for
+    /// boto3, the AWS CLI and the AWS SDKs.
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -105,6 +109,7 @@ fn main() -> ExitCode {
         Command::Destination(args) => destination::run(args),
         Command::Stats(args) => stats::run(args),
         Command::Check(args) => check::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

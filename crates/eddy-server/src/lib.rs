@@ -30,6 +30,8 @@
 //! # Ok(()) }
 //! ```
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod auth;
 pub mod cbor;
 mod context;

@@ -69,8 +69,8 @@ pub use ops::{
 pub use options::{Durability, Options};
 pub use publisher::StreamingMetrics;
 pub use requests::{
-    DeleteItemRequest, ExpressionAttributes, PutItemRequest, QueryOutput, QueryRequest,
-    ScanRequest, Select, UpdateItemRequest,
+    DeleteItemRequest, ExpressionAttributes, GetItemRequest, PutItemRequest, QueryOutput,
+    QueryRequest, ScanRequest, Select, UpdateItemRequest,
 };
 pub use tables::{IndexDescription, TableDescription, TableList};
 pub use transactions::{

@@ -60,6 +60,19 @@ pub(crate) fn expr_error(e: ExprError) -> Error {
     Error::Validation(e.message().to_string())
 }
 
+/// A GetItem request with a projection.
+#[derive(Debug, Clone, Default)]
+pub struct GetItemRequest {
+    /// The table.
+    pub table_name: String,
+    /// The key of the item to read.
+    pub key: Item,
+    /// `ProjectionExpression`: the attributes to return.
+    pub projection_expression: Option<String>,
+    /// Placeholders of the expression.
+    pub attributes: ExpressionAttributes,
+}
+
 /// A PutItem request.
 #[derive(Debug, Clone, Default)]
 pub struct PutItemRequest {
@@ -213,6 +226,39 @@ pub(crate) fn condition_failed(
 }
 
 impl Database {
+    /// GetItem with a projection expression.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eddy::{Database, GetItemRequest, Item, KeySchema, KeyType, ReturnValues};
+    /// let db = Database::open(dir.path())?;
+    /// db.create_table("users", KeySchema::new("id", KeyType::S))?;
+    /// db.put_item("users", Item::new().with("id", "u1").with("name", "Ada").with("age", 36), ReturnValues::None)?;
+    /// let item = db.get_item_with(GetItemRequest {
+    ///     table_name: "users".into(),
+    ///     key: Item::new().with("id", "u1"),
+    ///     projection_expression: Some("#n".into()),
+    ///     attributes: eddy::ExpressionAttributes::default().name("#n", "name"),
+    /// })?;
+    /// assert_eq!(item, Some(Item::new().with("name", "Ada")));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get_item_with(&self, request: GetItemRequest) -> Result<Option<Item>> {
+        let mut ctx = request.attributes.context()?;
+        let projection = request
+            .projection_expression
+            .as_deref()
+            .map(|t| Projection::parse(t, &mut ctx))
+            .transpose()
+            .map_err(expr_error)?;
+        ctx.check_all_used().map_err(expr_error)?;
+        let item = self.get_item(&request.table_name, &request.key)?;
+        Ok(match projection {
+            Some(p) => item.map(|i| p.apply(&i)),
+            None => item,
+        })
+    }
+
     /// PutItem with a condition expression.
     pub fn put_item_with(&self, request: PutItemRequest) -> Result<Option<Item>> {
         only_none_or_all_old(request.return_values)?;

@@ -1,4 +1,4 @@
-//! Tags on tables and streams (TagResource, AddTagsToStream and their
+//! Tags on tables and streams, and a table's server-side settings (TagResource, AddTagsToStream and their
 //! kin), kept by resource ARN beside the catalog.
 //!
 //! Tags are metadata only: they change no item and produce no change
@@ -13,6 +13,7 @@ use crate::db::Database;
 use crate::error::Result;
 
 const STATE_PREFIX: &str = "tags/";
+const SETTINGS_PREFIX: &str = "settings/";
 
 fn state_key(arn: &str) -> String {
     format!("{STATE_PREFIX}{arn}")
@@ -80,7 +81,45 @@ impl Database {
     }
 }
 
+impl Database {
+    /// Settings a server keeps with a table that the engine does not act
+    /// on (billing mode, provisioned throughput, deletion protection), as
+    /// name → value. They go with the table when it is deleted.
+    pub fn table_settings(&self, table: &str) -> Result<BTreeMap<String, String>> {
+        self.inner.check_open()?;
+        let def = self.inner.store.table(table)?;
+        match self.inner.store.get_state(&settings_key(def.id))? {
+            Some(bytes) => Ok(eddy_model::codec::decode_tags(&bytes)?),
+            None => Ok(BTreeMap::new()),
+        }
+    }
+
+    /// Replaces a table's settings (see [`Database::table_settings`]);
+    /// flushed before this returns.
+    pub fn set_table_settings(
+        &self,
+        table: &str,
+        settings: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        self.inner.check_writable()?;
+        let def = self.inner.store.table(table)?;
+        self.inner.store.put_state(
+            &settings_key(def.id),
+            &eddy_model::codec::encode_tags(settings),
+        )?;
+        self.inner.store.flush()?;
+        Ok(())
+    }
+}
+
+/// Settings are keyed by table id, so a new table of a deleted one's name
+/// never sees them.
+fn settings_key(table_id: u64) -> String {
+    format!("{SETTINGS_PREFIX}{table_id:020}")
+}
+
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -9,7 +9,15 @@
 //! `KeyConditions`, ...) that the Kinesis Client Library still sends into
 //! expressions, so each operation has one code path.
 
+mod batch;
+mod items;
 mod legacy;
+mod query;
+mod shapes;
+mod streaming;
+mod tables;
+mod tags;
+mod transact;
 
 use serde_json::Value;
 
@@ -21,9 +29,32 @@ use crate::protocol::{ApiError, OpResult, Reply, Service};
 pub(crate) fn handle(ctx: &Context, operation: &str, body: &Value) -> OpResult {
     let input = Input::new(body)?;
     let out = match operation {
-        "DescribeLimits" => Out::Ok(
-            serde_json::json!({"AccountMaxReadCapacityUnits": 80000, "AccountMaxWriteCapacityUnits": 80000, "TableMaxReadCapacityUnits": 40000, "TableMaxWriteCapacityUnits": 40000}),
-        ),
+        "CreateTable" => tables::create_table(ctx, input),
+        "DeleteTable" => tables::delete_table(ctx, input),
+        "DescribeTable" => tables::describe_table(ctx, input),
+        "ListTables" => tables::list_tables(ctx, input),
+        "UpdateTable" => tables::update_table(ctx, input),
+        "DescribeEndpoints" => tables::describe_endpoints(ctx),
+        "DescribeLimits" => tables::describe_limits(),
+        "PutItem" => items::put_item(ctx, input),
+        "GetItem" => items::get_item(ctx, input),
+        "UpdateItem" => items::update_item(ctx, input),
+        "DeleteItem" => items::delete_item(ctx, input),
+        "Query" => query::query(ctx, input),
+        "Scan" => query::scan(ctx, input),
+        "BatchGetItem" => batch::batch_get_item(ctx, input),
+        "BatchWriteItem" => batch::batch_write_item(ctx, input),
+        "TransactWriteItems" => transact::transact_write_items(ctx, input),
+        "TransactGetItems" => transact::transact_get_items(ctx, input),
+        "UpdateTimeToLive" => streaming::update_time_to_live(ctx, input),
+        "DescribeTimeToLive" => streaming::describe_time_to_live(ctx, input),
+        "EnableKinesisStreamingDestination" => streaming::enable_destination(ctx, input),
+        "DisableKinesisStreamingDestination" => streaming::disable_destination(ctx, input),
+        "DescribeKinesisStreamingDestination" => streaming::describe_destination(ctx, input),
+        "UpdateKinesisStreamingDestination" => streaming::update_destination(ctx, input),
+        "TagResource" => tags::tag_resource(ctx, input),
+        "UntagResource" => tags::untag_resource(ctx, input),
+        "ListTagsOfResource" => tags::list_tags_of_resource(ctx, input),
         _ => {
             return Err(ApiError::new(
                 "UnknownOperationException",
@@ -83,9 +114,14 @@ pub(crate) fn error(e: eddy::Error) -> ApiError {
 
 /// A table name (or table ARN, which DynamoDB also accepts) from `member`.
 pub(crate) fn table_name<'a>(input: &Input<'a>, member: &str) -> Result<&'a str, ApiError> {
-    let name = input.str(member)?;
-    Ok(match name.strip_prefix("arn:") {
+    Ok(strip_arn(input.str(member)?))
+}
+
+/// The table name of a table ARN (`arn:aws:dynamodb:…:table/orders`), or
+/// the name itself.
+pub(crate) fn strip_arn(name: &str) -> &str {
+    match name.strip_prefix("arn:") {
         Some(_) => name.rsplit_once(":table/").map_or(name, |(_, t)| t),
         None => name,
-    })
+    }
 }
