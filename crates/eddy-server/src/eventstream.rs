@@ -121,7 +121,7 @@ pub fn decode(buf: &[u8]) -> Result<Option<(Message, usize)>, FrameError> {
     if crc32fast::hash(&buf[..8]) != u32_at(8) {
         return Err(FrameError::Crc("prelude"));
     }
-    if total > MAX_MESSAGE || total < PRELUDE + 4 || headers_len > total - PRELUDE - 4 {
+    if !(PRELUDE + 4..=MAX_MESSAGE).contains(&total) || headers_len > total - PRELUDE - 4 {
         return Err(FrameError::Length("total or headers length"));
     }
     if buf.len() < total {

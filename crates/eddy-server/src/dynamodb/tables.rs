@@ -42,12 +42,12 @@ fn settings_from(
                 settings.insert(member.into(), units.to_string());
             }
         }
-        ("PROVISIONED", None) if creating || billing.is_some() => {
-            if !settings.contains_key("ReadCapacityUnits") {
-                return Err(ApiError::validation(
-                    "One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED",
-                ));
-            }
+        ("PROVISIONED", None)
+            if (creating || billing.is_some()) && !settings.contains_key("ReadCapacityUnits") =>
+        {
+            return Err(ApiError::validation(
+                "One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED",
+            ));
         }
         ("PAY_PER_REQUEST", Some(_)) => {
             return Err(ApiError::validation(
