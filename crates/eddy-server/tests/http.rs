@@ -271,3 +271,212 @@ async fn shutdown_finishes_and_the_data_survives() {
         .unwrap();
     assert!(item.is_some());
 }
+
+async fn kinesis(addr: SocketAddr, op: &str, body: Value) -> Reply {
+    send(
+        addr,
+        false,
+        Some(&format!("Kinesis_20131202.{op}")),
+        "application/x-amz-json-1.1",
+        Some(AUTH),
+        serde_json::to_vec(&body).unwrap(),
+    )
+    .await
+}
+
+fn cbor(value: &ciborium::Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    ciborium::ser::into_writer(value, &mut out).unwrap();
+    out
+}
+
+fn cbor_get<'a>(map: &'a ciborium::Value, key: &str) -> &'a ciborium::Value {
+    let ciborium::Value::Map(entries) = map else {
+        panic!("not a map: {map:?}")
+    };
+    &entries
+        .iter()
+        .find(|(k, _)| k == &ciborium::Value::Text(key.into()))
+        .unwrap_or_else(|| panic!("no {key} in {map:?}"))
+        .1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kinesis_speaks_cbor_with_raw_bytes_and_cbor_errors() {
+    use ciborium::Value as C;
+    let server = start(eddy_server::ServerConfig::default()).await;
+    let created = kinesis(
+        server.addr,
+        "CreateStream",
+        json!({"StreamName": "cbor-stream", "ShardCount": 1}),
+    )
+    .await;
+    assert_eq!(created.status, 200, "{:?}", created.body);
+    let call = |op: &str, body: C| {
+        let target = format!("Kinesis_20131202.{op}");
+        let addr = server.addr;
+        async move {
+            send(
+                addr,
+                false,
+                Some(&target),
+                "application/x-amz-cbor-1.1",
+                Some(AUTH),
+                cbor(&body),
+            )
+            .await
+        }
+    };
+    let data = vec![0u8, 159, 255, 1];
+    let put = call(
+        "PutRecord",
+        C::Map(vec![
+            (C::Text("StreamName".into()), C::Text("cbor-stream".into())),
+            (C::Text("PartitionKey".into()), C::Text("pk".into())),
+            (C::Text("Data".into()), C::Bytes(data.clone())),
+        ]),
+    )
+    .await;
+    assert_eq!(put.status, 200, "{:?}", put.body);
+    assert_eq!(put.headers["content-type"], "application/x-amz-cbor-1.1");
+    let iterator = call(
+        "GetShardIterator",
+        C::Map(vec![
+            (C::Text("StreamName".into()), C::Text("cbor-stream".into())),
+            (
+                C::Text("ShardId".into()),
+                C::Text("shardId-000000000000".into()),
+            ),
+            (
+                C::Text("ShardIteratorType".into()),
+                C::Text("TRIM_HORIZON".into()),
+            ),
+        ]),
+    )
+    .await;
+    let iterator: C = ciborium::de::from_reader(&iterator.body[..]).unwrap();
+    let records = call(
+        "GetRecords",
+        C::Map(vec![(
+            C::Text("ShardIterator".into()),
+            cbor_get(&iterator, "ShardIterator").clone(),
+        )]),
+    )
+    .await;
+    let records: C = ciborium::de::from_reader(&records.body[..]).unwrap();
+    let C::Array(list) = cbor_get(&records, "Records") else {
+        panic!("Records is not a list")
+    };
+    assert_eq!(list.len(), 1);
+    assert_eq!(cbor_get(&list[0], "Data"), &C::Bytes(data));
+    assert!(matches!(
+        cbor_get(&list[0], "ApproximateArrivalTimestamp"),
+        C::Tag(1, _)
+    ));
+
+    let missing = call(
+        "DescribeStream",
+        C::Map(vec![(
+            C::Text("StreamName".into()),
+            C::Text("wrong-stream-name".into()),
+        )]),
+    )
+    .await;
+    assert_eq!(missing.status, 400);
+    let error: C = ciborium::de::from_reader(&missing.body[..]).unwrap();
+    assert_eq!(
+        cbor_get(&error, "__type"),
+        &C::Text("ResourceNotFoundException".into())
+    );
+}
+
+async fn subscribe_over(http2: bool) {
+    let server = start(eddy_server::ServerConfig::default()).await;
+    let stream = if http2 { "sub-h2" } else { "sub-h1" };
+    kinesis(
+        server.addr,
+        "CreateStream",
+        json!({"StreamName": stream, "ShardCount": 1}),
+    )
+    .await;
+    let summary = kinesis(
+        server.addr,
+        "DescribeStreamSummary",
+        json!({"StreamName": stream}),
+    )
+    .await
+    .json();
+    let stream_arn = summary["StreamDescriptionSummary"]["StreamARN"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let consumer = kinesis(
+        server.addr,
+        "RegisterStreamConsumer",
+        json!({"StreamARN": stream_arn, "ConsumerName": "c1"}),
+    )
+    .await
+    .json();
+    let consumer_arn = consumer["Consumer"]["ConsumerARN"].as_str().unwrap();
+    kinesis(
+        server.addr,
+        "PutRecord",
+        json!({"StreamName": stream, "PartitionKey": "p", "Data": "aGVsbG8="}),
+    )
+    .await;
+
+    let client = Client::builder(TokioExecutor::new())
+        .http2_only(http2)
+        .build_http::<Full<Bytes>>();
+    let body = json!({"ConsumerARN": consumer_arn, "ShardId": "shardId-000000000000",
+        "StartingPosition": {"Type": "TRIM_HORIZON"}});
+    let request = hyper::Request::post(format!("http://{}/", server.addr))
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amz-target", "Kinesis_20131202.SubscribeToShard")
+        .header("authorization", AUTH)
+        .header("x-amz-date", "20250101T000000Z")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap();
+    let response = client.request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/vnd.amazon.eventstream"
+    );
+    let mut body = response.into_body();
+    let mut buffer = Vec::new();
+    let mut messages = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while messages.len() < 2 {
+        let frame = tokio::time::timeout_at(deadline, body.frame())
+            .await
+            .expect("events within 10 s")
+            .expect("the stream stays open")
+            .unwrap();
+        if let Ok(data) = frame.into_data() {
+            buffer.extend_from_slice(&data);
+        }
+        while let Some((message, used)) = eddy_server::eventstream::decode(&buffer).unwrap() {
+            buffer.drain(..used);
+            messages.push(message);
+        }
+    }
+    assert_eq!(messages[0].header(":event-type"), Some("initial-response"));
+    assert_eq!(
+        messages[1].header(":event-type"),
+        Some("SubscribeToShardEvent")
+    );
+    let event: Value = serde_json::from_slice(&messages[1].payload).unwrap();
+    assert_eq!(event["Records"][0]["Data"], "aGVsbG8=");
+    assert!(event["ContinuationSequenceNumber"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribe_to_shard_streams_events_over_http1() {
+    subscribe_over(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribe_to_shard_streams_events_over_h2c() {
+    subscribe_over(true).await;
+}
