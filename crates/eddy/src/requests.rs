@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use eddy_model::expr::{
     Condition, ExprError, ExpressionContext, KeyCondition, Projection, UpdateExpression,
 };
-use eddy_model::{AttributeValue, Item};
+use eddy_model::{AttributeValue, IndexKind, IndexProjection, Item};
 use eddy_store::{Query, Scan};
 
 use crate::db::Database;
@@ -129,9 +129,18 @@ pub struct UpdateItemRequest {
 /// `Select` of Query and Scan.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Select {
-    /// Whole items (or the projection, if one is given).
+    /// DynamoDB's default when `Select` is absent: the projection's
+    /// attributes when a projection expression is given, else whole items
+    /// from a table and what the index projects from an index.
     #[default]
+    Default,
+    /// Whole items. On a local secondary index that does not project
+    /// everything, the items are read from the table; on such a global
+    /// secondary index this is an error.
     AllAttributes,
+    /// What the index projects (`ALL_PROJECTED_ATTRIBUTES`): index reads
+    /// only.
+    AllProjectedAttributes,
     /// The attributes of the projection expression.
     SpecificAttributes,
     /// Only the counts.
@@ -376,7 +385,12 @@ impl Database {
     }
 
     /// Query with a key condition expression, a filter and a projection.
-    pub fn query_with(&self, request: QueryRequest) -> Result<QueryOutput> {
+    pub fn query_with(&self, mut request: QueryRequest) -> Result<QueryOutput> {
+        request.select = resolve_select(
+            request.select,
+            &request.index_name,
+            &request.projection_expression,
+        )?;
         let table = self.inner.store.table(&request.table_name)?;
         let mut ctx = request.attributes.context()?;
         let schema = match &request.index_name {
@@ -402,6 +416,18 @@ impl Database {
             &mut ctx,
         )?;
         ctx.check_all_used().map_err(expr_error)?;
+        if let Some(filter) = &filter {
+            let attributes = filter.attributes();
+            if let Some(key) = schema
+                .attributes()
+                .find(|a| attributes.iter().any(|f| f == &a.name))
+            {
+                return Err(Error::Validation(format!(
+                    "Filter Expression can only contain non-primary key attributes: Primary key attribute: {}",
+                    key.name
+                )));
+            }
+        }
         let mut query = Query::new(key_condition.partition);
         if let Some(sort) = key_condition.sort {
             query = query.sort(sort);
@@ -416,14 +442,22 @@ impl Database {
             query = query.start_after(start);
         }
         let page = match &request.index_name {
-            Some(index) => self.inner.store.query_index(&table, index, &query)?,
+            Some(index) => {
+                let page = self.inner.store.query_index(&table, index, &query)?;
+                self.complete_index_page(&table, index, page, request.select, &projection, &filter)?
+            }
             None => self.inner.store.query(&table, &query)?,
         };
         Ok(finish_page(page, filter, projection, request.select))
     }
 
     /// Scan with a filter and a projection.
-    pub fn scan_with(&self, request: ScanRequest) -> Result<QueryOutput> {
+    pub fn scan_with(&self, mut request: ScanRequest) -> Result<QueryOutput> {
+        request.select = resolve_select(
+            request.select,
+            &request.index_name,
+            &request.projection_expression,
+        )?;
         let table = self.inner.store.table(&request.table_name)?;
         let mut ctx = request.attributes.context()?;
         let (filter, projection) = parse_filter_and_projection(
@@ -456,7 +490,10 @@ impl Database {
             scan = scan.start_after(start);
         }
         let page = match &request.index_name {
-            Some(index) => self.inner.store.scan_index(&table, index, &scan)?,
+            Some(index) => {
+                let page = self.inner.store.scan_index(&table, index, &scan)?;
+                self.complete_index_page(&table, index, page, request.select, &projection, &filter)?
+            }
             None => self.inner.store.scan(&table, &scan)?,
         };
         Ok(finish_page(page, filter, projection, request.select))
@@ -464,6 +501,71 @@ impl Database {
 }
 
 impl Database {
+    /// An index page as the request needs it: DynamoDB reads attributes a
+    /// local secondary index does not project from the table (so
+    /// `ALL_ATTRIBUTES`, a projection or a filter naming them see whole
+    /// items), while a global secondary index only has what it projects
+    /// (`ALL_ATTRIBUTES` on one that projects less is refused).
+    fn complete_index_page(
+        &self,
+        table: &eddy_model::TableDef,
+        index: &str,
+        mut page: eddy_store::Page,
+        select: Select,
+        projection: &Option<Projection>,
+        filter: &Option<Condition>,
+    ) -> Result<eddy_store::Page> {
+        let Some(def) = table.index(index) else {
+            return Ok(page);
+        };
+        let projected: Vec<&str> = match &def.projection {
+            IndexProjection::All => return Ok(page),
+            IndexProjection::KeysOnly => Vec::new(),
+            IndexProjection::Include(names) => names.iter().map(String::as_str).collect(),
+        };
+        let is_projected = |name: &str| {
+            projected.contains(&name)
+                || table.key_schema.is_key_attribute(name)
+                || def.key_schema.is_key_attribute(name)
+        };
+        let wants_more = match select {
+            Select::AllAttributes => projection
+                .as_ref()
+                .is_none_or(|p| p.paths().iter().any(|path| !is_projected(path.attribute()))),
+            Select::SpecificAttributes => projection
+                .as_ref()
+                .is_some_and(|p| p.paths().iter().any(|path| !is_projected(path.attribute()))),
+            Select::Default | Select::AllProjectedAttributes | Select::Count => false,
+        } || filter
+            .as_ref()
+            .is_some_and(|f| f.attributes().iter().any(|a| !is_projected(a)));
+        if !wants_more {
+            return Ok(page);
+        }
+        if def.kind == IndexKind::Global {
+            if select == Select::AllAttributes && projection.is_none() {
+                return Err(Error::Validation(format!(
+                    "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for global secondary index {index} because its projection type is not ALL"
+                )));
+            }
+            return Ok(page);
+        }
+        let keys = page
+            .items
+            .iter()
+            .map(|entry| table.key_schema.key_of(entry))
+            .collect::<eddy_model::Result<Vec<_>>>()?;
+        let full = self.inner.store.get_many(table, &keys)?;
+        for (entry, item) in page.items.iter_mut().zip(full) {
+            // The index is maintained with the item, so the item exists; a
+            // missing one keeps its projected entry.
+            if let Some(item) = item {
+                *entry = item;
+            }
+        }
+        Ok(page)
+    }
+
     /// One page of a parallel-scan segment: the table's items whose key
     /// hashes to `segment`, with the same Limit and 1 MB page rules.
     fn scan_segment(
@@ -534,6 +636,24 @@ impl Database {
     }
 }
 
+/// The `Select` in force: [`Select::Default`] resolved, and
+/// `ALL_PROJECTED_ATTRIBUTES` refused outside index reads.
+fn resolve_select(
+    select: Select,
+    index_name: &Option<String>,
+    projection: &Option<String>,
+) -> Result<Select> {
+    match select {
+        Select::Default if projection.is_some() => Ok(Select::SpecificAttributes),
+        Select::Default if index_name.is_some() => Ok(Select::AllProjectedAttributes),
+        Select::Default => Ok(Select::AllAttributes),
+        Select::AllProjectedAttributes if index_name.is_none() => Err(Error::Validation(
+            "One or more parameter values were invalid: Select type ALL_PROJECTED_ATTRIBUTES is only valid when querying or scanning an index".into(),
+        )),
+        other => Ok(other),
+    }
+}
+
 fn parse_filter_and_projection(
     filter: &Option<String>,
     projection: &Option<String>,
@@ -555,12 +675,18 @@ fn parse_filter_and_projection(
             "Select type SPECIFIC_ATTRIBUTES requires ProjectionExpression or AttributesToGet"
                 .into(),
         )),
-        (Select::AllAttributes | Select::Count, Some(_)) => Err(Error::Validation(format!(
+        (
+            Select::Default
+            | Select::AllAttributes
+            | Select::AllProjectedAttributes
+            | Select::Count,
+            Some(_),
+        ) => Err(Error::Validation(format!(
             "Cannot specify the Select type {} when ProjectionExpression is given",
-            if select == Select::Count {
-                "COUNT"
-            } else {
-                "ALL_ATTRIBUTES"
+            match select {
+                Select::Count => "COUNT",
+                Select::AllProjectedAttributes => "ALL_PROJECTED_ATTRIBUTES",
+                _ => "ALL_ATTRIBUTES",
             }
         ))),
         _ => Ok((filter, projection)),

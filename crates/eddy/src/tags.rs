@@ -32,7 +32,7 @@ impl Database {
     /// assert_eq!(db.list_tags(arn)?["team"], "payments");
     /// db.untag_resource(arn, &["team".to_string()])?;
     /// assert!(db.list_tags(arn)?.is_empty());
-    /// # Ok::<(), eddy::Error>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn tag_resource(&self, arn: &str, tags: BTreeMap<String, String>) -> Result<()> {
         self.inner.check_writable()?;

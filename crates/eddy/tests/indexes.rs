@@ -211,3 +211,87 @@ fn a_global_index_added_later_is_backfilled() {
         .unwrap();
     assert!(db.describe_table("orders").unwrap().indexes.is_empty());
 }
+
+#[test]
+fn index_reads_fetch_unprojected_attributes_as_dynamodb_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    db.create_table_with_indexes(
+        "orders",
+        KeySchema::new("customer", KeyType::S).with_sort_key("id", KeyType::N),
+        vec![
+            IndexDef::global(
+                "by_status",
+                KeySchema::new("status", KeyType::S).with_sort_key("id", KeyType::N),
+            )
+            .with_projection(IndexProjection::KeysOnly),
+            IndexDef::local(
+                "by_amount",
+                KeySchema::new("customer", KeyType::S).with_sort_key("amount", KeyType::N),
+            )
+            .with_projection(IndexProjection::KeysOnly),
+        ],
+    )
+    .unwrap();
+    db.put_item(
+        "orders",
+        order("c1", 1, Some("open"), 30).with("note", "fragile"),
+        ReturnValues::None,
+    )
+    .unwrap();
+    let local = |select: eddy::Select, projection: Option<&str>| {
+        db.query_with(QueryRequest {
+            table_name: "orders".into(),
+            index_name: Some("by_amount".into()),
+            key_condition_expression: "customer = :c".into(),
+            projection_expression: projection.map(str::to_string),
+            attributes: ExpressionAttributes::default().value(":c", "c1"),
+            select,
+            ..Default::default()
+        })
+        .unwrap()
+        .items
+    };
+    // ALL_ATTRIBUTES on a local index reads the item from the table.
+    assert_eq!(
+        local(eddy::Select::AllAttributes, None)[0].get("note"),
+        Some(&"fragile".into())
+    );
+    // ALL_PROJECTED_ATTRIBUTES is what the index holds: the keys.
+    assert_eq!(
+        local(eddy::Select::AllProjectedAttributes, None)[0].get("note"),
+        None
+    );
+    // A projection of an unprojected attribute is fetched too.
+    assert_eq!(
+        local(eddy::Select::SpecificAttributes, Some("note"))[0],
+        Item::new().with("note", "fragile")
+    );
+    // A global index only has what it projects: ALL_ATTRIBUTES is refused.
+    let global = db.query_with(QueryRequest {
+        table_name: "orders".into(),
+        index_name: Some("by_status".into()),
+        key_condition_expression: "#s = :s".into(),
+        attributes: ExpressionAttributes::default()
+            .name("#s", "status")
+            .value(":s", "open"),
+        select: eddy::Select::AllAttributes,
+        ..Default::default()
+    });
+    assert!(
+        matches!(global, Err(Error::Validation(m)) if m.contains("ALL_ATTRIBUTES is not supported"))
+    );
+    // A Query filter may not name the key it queries by.
+    let filtered = db.query_with(QueryRequest {
+        table_name: "orders".into(),
+        key_condition_expression: "customer = :c".into(),
+        filter_expression: Some("id > :n".into()),
+        attributes: ExpressionAttributes::default()
+            .value(":c", "c1")
+            .value(":n", 0),
+        ..Default::default()
+    });
+    assert!(
+        matches!(filtered, Err(Error::Validation(m)) if m.ends_with("Primary key attribute: id"))
+    );
+}

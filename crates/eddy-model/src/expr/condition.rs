@@ -64,6 +64,77 @@ impl Condition {
     pub fn evaluate(&self, item: Option<&Item>) -> bool {
         crate::expr::eval::eval(&self.root, item)
     }
+
+    /// The top-level attributes the condition reads, in order of first
+    /// mention (a Query checks that its filter names no key attribute, and
+    /// an index read whether the index projects them).
+    ///
+    /// ```
+    /// use std::collections::BTreeMap;
+    /// use eddy_model::expr::{Condition, ExpressionContext};
+    /// let names = BTreeMap::from([("#n".to_string(), "name".to_string())]);
+    /// let values = BTreeMap::from([(":v".to_string(), 1.into())]);
+    /// let mut ctx = ExpressionContext::new(names, values);
+    /// let cond = Condition::parse("a.b[1] > :v AND (size(#n) = :v OR attribute_exists(c))", &mut ctx)?;
+    /// assert_eq!(cond.attributes(), ["a", "name", "c"]);
+    /// # Ok::<(), eddy_model::expr::ExprError>(())
+    /// ```
+    pub fn attributes(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        collect_node(&self.root, &mut out);
+        out
+    }
+}
+
+fn collect_path(path: &crate::expr::DocumentPath, out: &mut Vec<String>) {
+    if !out.iter().any(|a| a == path.attribute()) {
+        out.push(path.attribute().to_string());
+    }
+}
+
+fn collect_operand(op: &Operand, out: &mut Vec<String>) {
+    match op {
+        Operand::Path(p) => collect_path(p, out),
+        Operand::Value(_) => {}
+        Operand::Size(inner) => collect_operand(inner, out),
+    }
+}
+
+fn collect_node(node: &CondNode, out: &mut Vec<String>) {
+    match node {
+        CondNode::Compare(_, a, b) => {
+            collect_operand(a, out);
+            collect_operand(b, out);
+        }
+        CondNode::Between(a, lo, hi) => {
+            for op in [a, lo, hi] {
+                collect_operand(op, out);
+            }
+        }
+        CondNode::In(a, list) => {
+            collect_operand(a, out);
+            for op in list {
+                collect_operand(op, out);
+            }
+        }
+        CondNode::Function(f) => match f {
+            BoolFunction::AttributeExists(p) | BoolFunction::AttributeNotExists(p) => {
+                collect_path(p, out)
+            }
+            BoolFunction::AttributeType(a, b)
+            | BoolFunction::BeginsWith(a, b)
+            | BoolFunction::Contains(a, b) => {
+                collect_operand(a, out);
+                collect_operand(b, out);
+            }
+        },
+        CondNode::Not(inner) => collect_node(inner, out),
+        CondNode::And(list) | CondNode::Or(list) => {
+            for n in list {
+                collect_node(n, out);
+            }
+        }
+    }
 }
 
 /// Parses a whole condition-language expression of `kind`.

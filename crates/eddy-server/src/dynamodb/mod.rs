@@ -61,8 +61,45 @@ pub(crate) fn handle(ctx: &Context, operation: &str, body: &Value) -> OpResult {
                 format!("Unknown operation: {operation}"),
             ))
         }
-    }?;
+    }
+    .map_err(|e| data_plane_message(operation, e))?;
     Ok(Reply::Body(out))
+}
+
+/// The data plane words two errors more briefly than the control plane:
+/// a missing table is just `Requested resource not found`, and a key of the
+/// wrong shape `The provided key element does not match the schema`.
+fn data_plane_message(operation: &str, mut e: ApiError) -> ApiError {
+    const DATA_PLANE: &[&str] = &[
+        "PutItem",
+        "GetItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "Scan",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "TransactWriteItems",
+        "TransactGetItems",
+    ];
+    if !DATA_PLANE.contains(&operation) {
+        return e;
+    }
+    if e.code == "ResourceNotFoundException"
+        && e.message
+            .starts_with("Requested resource not found: Table:")
+    {
+        e.message = "Requested resource not found".into();
+    }
+    const INVALID: &str = "One or more parameter values were invalid: ";
+    if e.code == "ValidationException" {
+        if let Some(rest) = e.message.strip_prefix(INVALID) {
+            if rest == "The provided key element does not match the schema" {
+                e.message = rest.to_string();
+            }
+        }
+    }
+    e
 }
 
 /// The result of a DynamoDB operation's body.

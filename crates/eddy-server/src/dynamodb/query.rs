@@ -26,6 +26,9 @@ fn select(
 ) -> Result<Select, ApiError> {
     Ok(match input.opt_enum("Select", SELECTS)? {
         None if has_projection => Select::SpecificAttributes,
+        // DynamoDB's default: the whole item from a table, what an index
+        // projects from an index.
+        None if index.is_some() => Select::AllProjectedAttributes,
         None | Some("ALL_ATTRIBUTES") => Select::AllAttributes,
         Some("ALL_PROJECTED_ATTRIBUTES") => {
             if index.is_none() {
@@ -38,7 +41,7 @@ fn select(
                     "One or more parameter values were invalid: Cannot specify the ProjectionExpression when choosing to get ALL_PROJECTED_ATTRIBUTES",
                 ));
             }
-            Select::AllAttributes
+            Select::AllProjectedAttributes
         }
         Some("SPECIFIC_ATTRIBUTES") => Select::SpecificAttributes,
         Some(_) => Select::Count,
