@@ -468,18 +468,32 @@ impl Database {
         )?;
         ctx.check_all_used().map_err(expr_error)?;
         if let Some((segment, total)) = request.segment {
-            if request.index_name.is_some() {
-                return Err(Error::Validation(
-                    "eddy does not support a parallel Scan of a secondary index yet: scan the index without Segment".into(),
-                ));
-            }
-            let page = self.scan_segment(
+            let index = match &request.index_name {
+                Some(name) => Some(table.index(name).ok_or_else(|| {
+                    Error::Validation(format!(
+                        "The table does not have the specified index: {name}"
+                    ))
+                })?),
+                None => None,
+            };
+            let mut page = self.scan_segment(
                 &table,
+                index,
                 segment,
                 total,
                 request.limit,
                 request.exclusive_start_key,
             )?;
+            if let Some(index) = &request.index_name {
+                page = self.complete_index_page(
+                    &table,
+                    index,
+                    page,
+                    request.select,
+                    &projection,
+                    &filter,
+                )?;
+            }
             return Ok(finish_page(page, filter, projection, request.select));
         }
         let mut scan = Scan::default();
@@ -566,11 +580,14 @@ impl Database {
         Ok(page)
     }
 
-    /// One page of a parallel-scan segment: the table's items whose key
-    /// hashes to `segment`, with the same Limit and 1 MB page rules.
+    /// One page of a parallel-scan segment: the table's items (or the
+    /// index's entries) whose primary key hashes to `segment`, with the same
+    /// Limit and 1 MB page rules. Every item has one primary key, so the
+    /// segments are disjoint and together hold everything.
     fn scan_segment(
         &self,
         table: &eddy_model::TableDef,
+        index: Option<&eddy_model::IndexDef>,
         segment: u32,
         total: u32,
         limit: Option<usize>,
@@ -601,7 +618,10 @@ impl Database {
             if let Some(key) = next.take() {
                 scan = scan.start_after(key);
             }
-            let page = self.inner.store.scan(table, &scan)?;
+            let page = match index {
+                Some(index) => self.inner.store.scan_index(table, &index.name, &scan)?,
+                None => self.inner.store.scan(table, &scan)?,
+            };
             for item in page.items {
                 if !in_segment(&item)? {
                     continue;
@@ -611,10 +631,11 @@ impl Database {
                 let full =
                     limit.is_some_and(|l| items.len() >= l) || bytes >= eddy_store::MAX_PAGE_BYTES;
                 if full {
-                    let last = items
-                        .last()
-                        .map(|i| table.key_schema.key_of(i))
-                        .transpose()?;
+                    let last = match (items.last(), index) {
+                        (None, _) => None,
+                        (Some(i), None) => Some(table.key_schema.key_of(i)?),
+                        (Some(i), Some(index)) => index.entry_key_of(&table.key_schema, i),
+                    };
                     return Ok(eddy_store::Page {
                         scanned_count: items.len(),
                         items,

@@ -295,3 +295,51 @@ fn index_reads_fetch_unprojected_attributes_as_dynamodb_does() {
         matches!(filtered, Err(Error::Validation(m)) if m.ends_with("Primary key attribute: id"))
     );
 }
+
+#[test]
+fn parallel_scans_of_an_index_partition_its_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    db.create_table_with_indexes(
+        "orders",
+        KeySchema::new("customer", KeyType::S).with_sort_key("id", KeyType::N),
+        vec![IndexDef::global(
+            "by_status",
+            KeySchema::new("status", KeyType::S).with_sort_key("id", KeyType::N),
+        )],
+    )
+    .unwrap();
+    for id in 0..60 {
+        // Every third order has no status, so it is not in the index.
+        let status = ["open", "shipped"].get((id % 3) as usize).copied();
+        db.put_item("orders", order("c1", id, status, id), ReturnValues::None)
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    for segment in 0..3 {
+        let mut start = None;
+        loop {
+            let page = db
+                .scan_with(ScanRequest {
+                    table_name: "orders".into(),
+                    index_name: Some("by_status".into()),
+                    limit: Some(7),
+                    exclusive_start_key: start.take(),
+                    segment: Some((segment, 3)),
+                    ..Default::default()
+                })
+                .unwrap();
+            for item in &page.items {
+                assert!(item.get("status").is_some());
+                seen.push(item.get("id").unwrap().as_n().unwrap().to_i64().unwrap());
+            }
+            match page.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => break,
+            }
+        }
+    }
+    seen.sort();
+    let expected: Vec<i64> = (0..60).filter(|id| id % 3 != 2).collect();
+    assert_eq!(seen, expected, "segments are disjoint and cover the index");
+}
