@@ -41,7 +41,7 @@ fn item(n: u64, version: u64) -> Item {
         .with("v", version)
         .with("pad", "x".repeat(64));
     // Every fifth item is outside the (sparse) index.
-    if n % 5 == 0 {
+    if n.is_multiple_of(5) {
         item
     } else {
         item.with("group", format!("g{}", (n + version) % 7))
