@@ -12,6 +12,7 @@ mod check;
 mod common;
 mod demo;
 mod destination;
+mod export;
 mod item;
 mod json;
 mod serve;

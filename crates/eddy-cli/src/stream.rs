@@ -1,5 +1,5 @@
-//! `eddy stream create|list|describe|delete|reshard|retention|tail`: the
-//! database's Kinesis-style streams.
+//! `eddy stream create|list|describe|delete|reshard|retention|tail|export`:
+//! the database's Kinesis-style streams.
 //!
 //! Streams are named by name or ARN; shards by their id
 //! (`shardId-000000000001`) or just their index (`1`).
@@ -10,6 +10,8 @@ use eddy::Database;
 
 use crate::common::{self, format_millis, CliResult, DataArg};
 use crate::tail;
+
+use crate::export;
 
 /// Options of `eddy stream`.
 #[derive(Debug, Args)]
@@ -86,6 +88,13 @@ enum StreamCommand {
         after_help = "Examples:\n  eddy stream tail orders-changes\n  eddy stream tail orders-changes --from latest --follow\n  eddy stream tail orders-changes --from 1700000000000 --json"
     )]
     Tail(tail::TailArgs),
+    /// Writes a stream's records as newline-delimited JSON files, one set
+    /// per time window, laid out as a Firehose delivery to object storage:
+    /// DIR/YYYY/MM/DD/HH/<stream>-<window start>-<n>.jsonl.
+    #[command(
+        after_help = "Examples:\n  eddy stream export orders-changes --to ./export\n  eddy stream export orders-changes --to ./export --window 15m --from 2024-05-01T00:00:00Z --overwrite"
+    )]
+    Export(export::ExportArgs),
 }
 
 /// `shardId-000000000001` from `1` or the id itself.
@@ -168,6 +177,7 @@ pub fn run(args: StreamArgs) -> CliResult {
             common::finish(db)
         }
         StreamCommand::Tail(tail_args) => tail::run(&args.data, tail_args),
+        StreamCommand::Export(export_args) => export::run(&args.data, export_args),
     }
 }
 

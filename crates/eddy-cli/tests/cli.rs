@@ -585,3 +585,263 @@ fn demo_still_runs() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("summary"));
 }
+
+/// Every `*.jsonl` file under an export directory, relative to it, with
+/// its lines.
+fn exported(out: &Path) -> Vec<(std::path::PathBuf, Vec<String>)> {
+    let mut files: Vec<_> = walk(out)
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            let lines = text.lines().map(str::to_string).collect();
+            (p.strip_prefix(out).unwrap().to_path_buf(), lines)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn stream_export_writes_dated_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = &dir.path().join("data");
+    let out = dir.path().join("export");
+    ok(d, &["table", "create", "orders", "--pk", "id:S"]);
+    ok(d, &["stream", "create", "s1", "--shards", "2"]);
+    ok(d, &["destination", "enable", "orders", "s1"]);
+    for i in 0..3 {
+        ok(
+            d,
+            &["put", "orders", "--plain", &format!(r#"{{"id":"a{i}"}}"#)],
+        );
+    }
+    // Split shard 0: its children are read after it.
+    ok(d, &["stream", "reshard", "s1", "--split", "0", "mid"]);
+    // These keys hash into shard 0's range, so into its children now.
+    for key in ["b5", "b8", "b9"] {
+        let item = format!(r#"{{"id":"{key}"}}"#);
+        ok(d, &["put", "orders", "--plain", &item]);
+    }
+    // A record that is not JSON, put straight into the stream.
+    {
+        let db = eddy::Database::open(d).unwrap();
+        let record = eddy::crates::stream::PutRecord::new("raw", vec![0xff, 0x00]);
+        db.streams().put_record("s1", record).unwrap();
+        db.close().unwrap();
+    }
+    let out_arg = out.to_str().unwrap();
+    let summary = ok(d, &["stream", "export", "s1", "--to", out_arg]);
+    assert!(summary.starts_with("exported stream s1 to "), "{summary}");
+    assert!(summary.contains(": 7 records in "), "{summary}");
+
+    let check_layout = |files: &[(std::path::PathBuf, Vec<String>)]| {
+        let mut sequence_numbers = std::collections::HashSet::new();
+        let mut base64 = 0;
+        for (path, lines) in files {
+            let parts: Vec<&str> = path.iter().map(|p| p.to_str().unwrap()).collect();
+            assert_eq!(parts.len(), 5, "{path:?}");
+            let name = parts[4];
+            // <stream>-<YYYY-MM-DD-HH-MM-SS>-<n>.jsonl, under YYYY/MM/DD/HH.
+            assert!(
+                name.starts_with("s1-") && name.ends_with(".jsonl"),
+                "{name}"
+            );
+            assert_eq!(&name[3..16], parts[..4].join("-"), "{path:?}");
+            assert!(!lines.is_empty(), "{path:?}");
+            // Lineage order: nothing of the split parent after its children.
+            let shards: Vec<String> = lines
+                .iter()
+                .map(|l| {
+                    serde_json::from_str::<serde_json::Value>(l).unwrap()["shardId"].to_string()
+                })
+                .collect();
+            let first_child = shards
+                .iter()
+                .position(|s| s.contains("-000000000002") || s.contains("-000000000003"));
+            let last_parent = shards.iter().rposition(|s| s.contains("-000000000000"));
+            if let (Some(child), Some(parent)) = (first_child, last_parent) {
+                assert!(parent < child, "{path:?}: {shards:?}");
+            }
+            for line in lines {
+                let record: serde_json::Value = serde_json::from_str(line).unwrap();
+                let arrival = record["approximateArrivalTimestamp"].as_str().unwrap();
+                // The hour of arrival is the file's.
+                assert_eq!(arrival[..13].replace('T', "-"), name[3..16], "{line}");
+                assert!(record["shardId"].as_str().unwrap().starts_with("shardId-"));
+                sequence_numbers.insert(record["sequenceNumber"].as_str().unwrap().to_string());
+                match record["dataEncoding"].as_str().unwrap() {
+                    "json" => assert!(record["data"]["eventName"] == "INSERT", "{line}"),
+                    _ => {
+                        assert_eq!(record["data"], "/wA=");
+                        assert_eq!(record["partitionKey"], "raw");
+                        base64 += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(sequence_numbers.len(), 7);
+        assert_eq!(base64, 1);
+        files.iter().map(|f| f.1.len()).sum::<usize>()
+    };
+    let first = exported(&out);
+    assert_eq!(check_layout(&first), 7);
+    let all: String = first.iter().flat_map(|f| f.1.iter().cloned()).collect();
+    assert!(all.contains(r#""shardId":"shardId-000000000000""#), "{all}");
+    let child = ["shardId-000000000002", "shardId-000000000003"];
+    assert!(child.iter().any(|c| all.contains(c)), "{all}");
+    assert!(first
+        .iter()
+        .all(|(p, _)| p.to_str().unwrap().ends_with("-1.jsonl")));
+
+    // No second export over the first without --overwrite, and the first
+    // stays as it was.
+    let refused = fails(d, &["stream", "export", "s1", "--to", out_arg]);
+    assert!(refused.contains("--overwrite"), "{refused}");
+    assert_eq!(exported(&out), first);
+
+    // Overwriting replaces the stream's files: one record a file now, and
+    // none of the earlier files is left over.
+    let summary = ok(
+        d,
+        &[
+            "stream",
+            "export",
+            "s1",
+            "--to",
+            out_arg,
+            "--overwrite",
+            "--max-file-bytes",
+            "1",
+        ],
+    );
+    assert!(summary.contains("7 records in 7 files"), "{summary}");
+    let second = exported(&out);
+    assert_eq!(second.len(), 7);
+    assert_eq!(check_layout(&second), 7);
+
+    // Starting after every record exports nothing.
+    let empty = dir.path().join("empty");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        .to_string();
+    let summary = ok(
+        d,
+        &[
+            "stream",
+            "export",
+            "s1",
+            "--to",
+            empty.to_str().unwrap(),
+            "--from",
+            &now,
+        ],
+    );
+    assert!(summary.contains("0 records in 0 files"), "{summary}");
+}
+
+#[test]
+fn stream_export_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = &dir.path().join("data");
+    let out = dir.path().join("export");
+    let out_arg = out.to_str().unwrap();
+    ok(d, &["stream", "create", "s1", "--shards", "1"]);
+    assert!(fails(d, &["stream", "export", "nope", "--to", out_arg]).contains("not found"));
+    assert!(!out.exists(), "a failed export left its directory");
+    assert!(fails(
+        d,
+        &["stream", "export", "s1", "--to", out_arg, "--window", "5x"]
+    )
+    .contains("5x"));
+    assert!(fails(
+        d,
+        &["stream", "export", "s1", "--to", out_arg, "--from", "noon"]
+    )
+    .contains("noon"));
+    // A directory that cannot be created.
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let target = file.join("export");
+    let error = fails(
+        d,
+        &["stream", "export", "s1", "--to", target.to_str().unwrap()],
+    );
+    assert!(error.contains("cannot create"), "{error}");
+}
+
+#[test]
+fn stats_shows_shard_tips_and_consumer_lag() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["table", "create", "orders", "--pk", "id:S"]);
+    ok(d, &["stream", "create", "s1", "--shards", "1"]);
+    ok(d, &["destination", "enable", "orders", "s1"]);
+    for i in 0..3 {
+        ok(
+            d,
+            &["put", "orders", "--plain", &format!(r#"{{"id":"a{i}"}}"#)],
+        );
+    }
+    let tail = ok(d, &["stream", "tail", "s1"]);
+    let sequence_numbers: Vec<&str> = lines(&tail)
+        .iter()
+        .map(|l| l.split_whitespace().nth(1).unwrap())
+        .collect();
+    assert_eq!(sequence_numbers.len(), 3, "{tail}");
+    {
+        // A KCL-style application that processed one record, and an
+        // enhanced fan-out consumer.
+        let db = eddy::Database::open(d).unwrap();
+        let mut consumer = db
+            .stream_consumer("billing", "s1", eddy::InitialPosition::TrimHorizon)
+            .unwrap();
+        let batch = consumer.poll(1).unwrap().unwrap();
+        consumer.checkpoint(&batch).unwrap();
+        db.streams()
+            .register_stream_consumer("s1", "dashboard")
+            .unwrap();
+        assert!(db.wait_for_streaming(Duration::from_secs(30)).unwrap());
+        db.close().unwrap();
+    }
+    let stats = ok(d, &["stats"]);
+    let tip = format!(
+        "    shardId-000000000000 open   tip {} at ",
+        sequence_numbers[2]
+    );
+    assert!(stats.contains(&tip), "{stats}");
+    assert!(stats.contains("(3 records)"), "{stats}");
+    assert!(
+        stats.contains("    application billing (checkpoints in table billing)"),
+        "{stats}"
+    );
+    let lag = format!(
+        "      shardId-000000000000 checkpoint {}, 2 records behind",
+        sequence_numbers[0]
+    );
+    assert!(stats.contains(&lag), "{stats}");
+    assert!(
+        stats.contains("    consumer dashboard ACTIVE (enhanced fan-out, registered "),
+        "{stats}"
+    );
+    let destination = stats
+        .lines()
+        .find(|l| l.trim_start().starts_with("orders") && l.contains("-> s1"))
+        .unwrap_or_else(|| panic!("{stats}"));
+    assert!(destination.contains("ACTIVE"), "{destination}");
+    assert!(destination.ends_with(", 0 changes behind"), "{destination}");
+}
+
+#[test]
+fn stream_export_help_has_an_example() {
+    let out = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(["stream", "export", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        help.contains("Example") && help.contains("eddy stream export"),
+        "{help}"
+    );
+}

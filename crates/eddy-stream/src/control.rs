@@ -10,7 +10,9 @@ use crate::hashkey::even_split;
 use crate::meta::{self, ShardMeta, ShardState, StreamMeta};
 use crate::seqnum::SequenceNumber;
 use crate::shard_log::{remove_dir_files, ShardLog};
-use crate::types::{shard_id, CreateStream, Shard, StreamDescription, StreamMode, StreamStatus};
+use crate::types::{
+    shard_id, CreateStream, Shard, ShardTip, StreamDescription, StreamMode, StreamStatus,
+};
 use crate::{shard_dir, stream_dir, Streams};
 use std::sync::Arc;
 
@@ -245,6 +247,52 @@ impl Streams {
         Ok(self.describe_stream(stream)?.shards)
     }
 
+    /// The newest record of every listed shard (open and closed but not
+    /// expired), by index: the tip a consumer's position is compared with
+    /// to tell how far behind it is. Reads no record (one lock, no I/O).
+    ///
+    /// ```
+    /// use eddy_stream::{CreateStream, PutRecord, StreamOptions, Streams};
+    /// let dir = tempfile::tempdir()?;
+    /// let streams = Streams::open(dir.path(), StreamOptions::new())?;
+    /// streams.create_stream("s", CreateStream { shard_count: Some(1), ..Default::default() })?;
+    /// let put = streams.put_record("s", PutRecord::new("k", b"x".to_vec()))?;
+    /// let tip = &streams.shard_tips("s")?[0];
+    /// assert_eq!((tip.records, tip.sequence_number.as_deref()), (1, Some(put.sequence_number.as_str())));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn shard_tips(&self, stream: &str) -> Result<Vec<ShardTip>> {
+        let name = self.resolve(stream)?;
+        let st = self.inner.state.read();
+        let sm = st
+            .meta
+            .streams
+            .get(&name)
+            .ok_or_else(|| self.stream_not_found(&name))?;
+        let mut tips = Vec::with_capacity(sm.shards.len());
+        for sh in &sm.shards {
+            let id = shard_id(sh.index);
+            let log = st
+                .logs
+                .get(&(name.clone(), sh.index))
+                .ok_or_else(|| self.shard_not_found(&name, &id))?;
+            let (next, arrival) = log.newest();
+            // Records are numbered from 1; `next` is one past the newest.
+            let records = next.saturating_sub(1);
+            let newest = arrival.filter(|_| records > 0);
+            tips.push(ShardTip {
+                shard_id: id,
+                records,
+                sequence_number: newest.map(|millis| {
+                    SequenceNumber::new(sh.created_secs(), sh.index, records, millis / 1000)
+                        .to_string()
+                }),
+                approximate_arrival_millis: newest,
+            });
+        }
+        Ok(tips)
+    }
+
     /// `ListStreams`: all stream names, sorted.
     pub fn list_streams(&self) -> Vec<String> {
         self.inner
@@ -362,5 +410,64 @@ impl Streams {
             )));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use crate::{CreateStream, IteratorType, PutRecord, StreamOptions, Streams};
+
+    #[test]
+    fn shard_tips_name_the_newest_record_of_each_shard() {
+        let dir = tempfile::tempdir().unwrap();
+        let streams = Streams::open(dir.path(), StreamOptions::new()).unwrap();
+        let create = CreateStream {
+            shard_count: Some(2),
+            ..Default::default()
+        };
+        streams.create_stream("s", create).unwrap();
+        let tips = streams.shard_tips("s").unwrap();
+        assert_eq!(tips.len(), 2);
+        assert!(tips
+            .iter()
+            .all(|t| t.records == 0 && t.sequence_number.is_none()));
+
+        let mut last = None;
+        for i in 0..3 {
+            let put = PutRecord {
+                explicit_hash_key: Some("0".into()),
+                ..PutRecord::new("k", vec![i])
+            };
+            last = Some(streams.put_record("s", put).unwrap());
+        }
+        let last = last.unwrap();
+        let tips = streams.shard_tips("s").unwrap();
+        let tip = tips.iter().find(|t| t.shard_id == last.shard_id).unwrap();
+        assert_eq!(tip.records, 3);
+        assert_eq!(
+            tip.sequence_number.as_deref(),
+            Some(last.sequence_number.as_str())
+        );
+        let it = streams
+            .get_shard_iterator("s", &last.shard_id, IteratorType::TrimHorizon)
+            .unwrap();
+        let records = streams.get_records(&it, None).unwrap().records;
+        assert_eq!(
+            tip.approximate_arrival_millis,
+            records.last().map(|r| r.approximate_arrival_millis)
+        );
+        let other = tips.iter().find(|t| t.shard_id != last.shard_id).unwrap();
+        assert_eq!((other.records, other.sequence_number.clone()), (0, None));
+
+        // Closing the shard by a split keeps its tip.
+        streams.split_shard("s", &last.shard_id, "2").unwrap();
+        let tips = streams.shard_tips("s").unwrap();
+        let closed = tips.iter().find(|t| t.shard_id == last.shard_id).unwrap();
+        assert_eq!(closed.records, 3);
+        assert!(matches!(
+            streams.shard_tips("nope"),
+            Err(crate::Error::ResourceNotFound(_))
+        ));
     }
 }

@@ -123,8 +123,8 @@ pub use options::{
 pub use seqnum::{SequenceNumber, SequenceNumberError};
 pub use types::{
     shard_id, AppendNotice, ChildShard, CreateStream, GetRecordsOutput, IteratorType, PutRecord,
-    PutRecordOutput, PutRecordsOutput, PutRecordsResultEntry, Record, Shard, StreamDescription,
-    StreamMode, StreamStatus, UpdateShardCountOutput,
+    PutRecordOutput, PutRecordsOutput, PutRecordsResultEntry, Record, Shard, ShardTip,
+    StreamDescription, StreamMode, StreamStatus, UpdateShardCountOutput,
 };
 
 use crate::error::io_ctx;

@@ -166,6 +166,14 @@ impl ShardLog {
             .find_map(|s| s.newest_millis)
     }
 
+    /// One past the last durable `seqIx` and the arrival time of the newest
+    /// durable record, read together.
+    pub fn newest(&self) -> (u64, Option<u64>) {
+        let v = self.view.read();
+        let arrival = v.segs.iter().rev().find_map(|s| s.newest_millis);
+        (v.next_seq_ix, arrival)
+    }
+
     /// Append `records` durably (one write, one fsync), encrypted under
     /// `key` if given. Returns each record's `(seqIx, arrival_millis)`.
     pub fn append(

@@ -203,6 +203,26 @@ pub struct GetRecordsOutput {
     pub child_shards: Vec<ChildShard>,
 }
 
+/// The newest record of a shard, as [`crate::Streams::shard_tip`] reports
+/// it: enough to tell how far behind the tip a consumer's position is
+/// without reading the shard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardTip {
+    /// The shard's id.
+    pub shard_id: String,
+    /// Records the shard has received, including those retention has
+    /// trimmed since: the per-shard index of the newest record (a record's
+    /// [`crate::SequenceNumber::seq_ix`]), 0 for a shard that never
+    /// received one.
+    pub records: u64,
+    /// `SequenceNumber` of the newest record; `None` when the shard never
+    /// received a record or its newest record is no longer on disk.
+    pub sequence_number: Option<String>,
+    /// `ApproximateArrivalTimestamp` of the newest record, epoch
+    /// milliseconds; `None` as for `sequence_number`.
+    pub approximate_arrival_millis: Option<u64>,
+}
+
 /// `UpdateShardCount` output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpdateShardCountOutput {

@@ -21,7 +21,7 @@ use eddy_stream::{IteratorType, Record};
 
 use crate::db::Database;
 use crate::error::{Error, Result};
-use crate::{Item, KeySchema, KeyType, ReturnValues};
+use crate::{Item, KeySchema, KeyType, ReturnValues, Scan};
 
 /// The checkpoint value of a shard read to its end.
 pub const SHARD_END: &str = "SHARD_END";
@@ -98,6 +98,70 @@ impl Database {
         };
         consumer.load_checkpoints()?;
         Ok(consumer)
+    }
+}
+
+/// A checkpoint a [`StreamConsumer`] stored: one lease of an
+/// application's lease table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerCheckpoint {
+    /// The application, which is also the name of its lease table.
+    pub application: String,
+    /// The name of the stream the application consumes.
+    pub stream: String,
+    /// The shard of the lease.
+    pub shard_id: String,
+    /// The sequence number checkpointed, or [`SHARD_END`].
+    pub checkpoint: String,
+}
+
+impl Database {
+    /// Every checkpoint stored by [`StreamConsumer`]s, sorted by
+    /// application, stream and shard: for lag reports (`eddy stats`).
+    ///
+    /// Lease tables are recognised by their shape: a table keyed by a
+    /// string `leaseKey` alone whose items carry string `checkpoint` and
+    /// `streamName` attributes. Items of such a table without those
+    /// attributes are skipped. An application that has not checkpointed
+    /// yet has no lease, so it is not listed.
+    pub fn stream_consumer_checkpoints(&self) -> Result<Vec<ConsumerCheckpoint>> {
+        self.inner.check_open()?;
+        let lease_schema = KeySchema::new("leaseKey", KeyType::S);
+        let text =
+            |item: &Item, name: &str| item.get(name).and_then(|v| v.as_s()).map(str::to_string);
+        let mut found = Vec::new();
+        for table in self.list_tables()? {
+            if self.describe_table(&table)?.def.key_schema != lease_schema {
+                continue;
+            }
+            let mut scan = Scan::new();
+            loop {
+                let page = self.scan(&table, &scan)?;
+                for item in &page.items {
+                    let (Some(shard_id), Some(checkpoint), Some(stream)) = (
+                        text(item, "leaseKey"),
+                        text(item, "checkpoint"),
+                        text(item, "streamName"),
+                    ) else {
+                        continue;
+                    };
+                    found.push(ConsumerCheckpoint {
+                        application: table.clone(),
+                        stream,
+                        shard_id,
+                        checkpoint,
+                    });
+                }
+                match page.last_evaluated_key {
+                    Some(key) => scan.exclusive_start_key = Some(key),
+                    None => break,
+                }
+            }
+        }
+        found.sort_by(|a, b| {
+            (&a.application, &a.stream, &a.shard_id).cmp(&(&b.application, &b.stream, &b.shard_id))
+        });
+        Ok(found)
     }
 }
 
@@ -281,5 +345,54 @@ impl StreamConsumer {
             .and_then(|l| l.get("checkpoint"))
             .and_then(|v| v.as_s())
             .map(str::to_string))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use eddy_stream::{CreateStream, PutRecord};
+
+    #[test]
+    fn lists_the_checkpoints_of_every_application() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path()).unwrap();
+        let create = CreateStream {
+            shard_count: Some(1),
+            ..CreateStream::default()
+        };
+        db.streams().create_stream("s", create).unwrap();
+        // A user table keyed like a lease table but holding other items.
+        db.create_table("other", KeySchema::new("leaseKey", KeyType::S))
+            .unwrap();
+        db.put_item(
+            "other",
+            Item::new().with("leaseKey", "x"),
+            ReturnValues::None,
+        )
+        .unwrap();
+        for n in 0..3u8 {
+            db.streams()
+                .put_record("s", PutRecord::new("k", vec![n]))
+                .unwrap();
+        }
+        let mut consumer = db
+            .stream_consumer("app", "s", InitialPosition::TrimHorizon)
+            .unwrap();
+        // No checkpoint yet: nothing listed.
+        assert!(db.stream_consumer_checkpoints().unwrap().is_empty());
+        let batch = consumer.poll(2).unwrap().unwrap();
+        consumer.checkpoint(&batch).unwrap();
+        let listed = db.stream_consumer_checkpoints().unwrap();
+        assert_eq!(
+            listed,
+            [ConsumerCheckpoint {
+                application: "app".into(),
+                stream: "s".into(),
+                shard_id: batch.shard_id.clone(),
+                checkpoint: batch.records[1].sequence_number.clone(),
+            }]
+        );
     }
 }

@@ -230,6 +230,22 @@ impl Database {
             .collect())
     }
 
+    /// How far a table's destination into `stream_arn` has published: the
+    /// LSN of the last change its publisher has handled (appended to the
+    /// stream or passed over as another table's), to compare with
+    /// [`Database::last_lsn`]. `None` if the table has no destination into
+    /// that stream.
+    pub fn streaming_published_lsn(&self, table: &str, stream_arn: &str) -> Result<Option<u64>> {
+        self.inner.check_open()?;
+        let def = self.inner.store.table(table)?;
+        Ok(self
+            .inner
+            .destinations
+            .lock()
+            .get(&(def.id, stream_arn.to_string()))
+            .map(|d| d.published_lsn))
+    }
+
     /// Changes the timestamp precision of an active destination
     /// (UpdateKinesisStreamingDestination). Changes committed after this call
     /// are written with the new precision. Answers `UPDATING`.
@@ -314,5 +330,39 @@ impl Database {
             status: DestinationStatus::Disabling,
             precision: None,
         })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use crate::{Database, Item, KeySchema, KeyType, ReturnValues};
+    use eddy_stream::CreateStream;
+    use std::time::Duration;
+
+    #[test]
+    fn published_lsn_follows_the_change_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path()).unwrap();
+        db.create_table("items", KeySchema::new("id", KeyType::S))
+            .unwrap();
+        db.streams()
+            .create_stream("s", CreateStream::default())
+            .unwrap();
+        let arn = db.streams().stream_arn("s").unwrap();
+        assert_eq!(db.streaming_published_lsn("items", &arn).unwrap(), None);
+        db.put_item("items", Item::new().with("id", "a"), ReturnValues::None)
+            .unwrap();
+        db.enable_kinesis_streaming_destination("items", &arn, None)
+            .unwrap();
+        assert_eq!(db.streaming_published_lsn("items", &arn).unwrap(), Some(1));
+        db.put_item("items", Item::new().with("id", "b"), ReturnValues::None)
+            .unwrap();
+        assert!(db.wait_for_streaming(Duration::from_secs(10)).unwrap());
+        assert_eq!(
+            db.streaming_published_lsn("items", &arn).unwrap(),
+            Some(db.last_lsn())
+        );
+        assert!(db.streaming_published_lsn("nope", &arn).is_err());
     }
 }

@@ -59,7 +59,7 @@ mod update;
 mod write;
 
 pub use changes::{ChangeIter, ChangeSubscription};
-pub use consumer::{ConsumerBatch, InitialPosition, StreamConsumer, SHARD_END};
+pub use consumer::{ConsumerBatch, ConsumerCheckpoint, InitialPosition, StreamConsumer, SHARD_END};
 pub use db::{Checkpoint, Database, RecoveryReport, Stats};
 pub use destinations::{DestinationChange, DestinationDescription};
 pub use error::{Error, Result};
