@@ -53,6 +53,12 @@ pub struct ServeArgs {
     /// When writes are acknowledged.
     #[arg(long, value_enum, default_value_t = DurabilityArg::Sync)]
     durability: DurabilityArg,
+    /// A stream encryption key, `KEY_ID=FILE` (32 raw bytes or 64 hex
+    /// characters), that StartStreamEncryption can name as its KeyId, e.g.
+    /// `alias/aws/kinesis=./kinesis.key`. Repeatable; keys are never stored
+    /// in the data directory.
+    #[arg(long = "stream-key", value_name = "KEY_ID=FILE")]
+    stream_keys: Vec<String>,
 }
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -70,10 +76,17 @@ pub fn run(args: ServeArgs) -> CliResult {
         DurabilityArg::Periodic => Durability::Periodic(Duration::from_millis(10)),
         DurabilityArg::None => Durability::None,
     };
-    let options = Options::new()
+    let mut options = Options::new()
         .durability(durability)
         .account(&args.account)
         .region(&args.region);
+    for spec in &args.stream_keys {
+        let (id, file) = spec
+            .split_once('=')
+            .filter(|(id, file)| !id.is_empty() && !file.is_empty())
+            .ok_or_else(|| format!("--stream-key takes KEY_ID=FILE, got {spec:?}"))?;
+        options = options.stream_encryption_key_file(id, file);
+    }
     let db = Arc::new(Database::open_with(&args.data.data, options)?);
     let config = ServerConfig {
         account: args.account.clone(),

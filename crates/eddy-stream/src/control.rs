@@ -168,6 +168,21 @@ impl Streams {
         )?))
     }
 
+    /// The account's shard limit, how many shards are open across all
+    /// streams and how many streams are on-demand (Kinesis's
+    /// DescribeLimits), as `(limit, open, on_demand)`.
+    pub fn shard_limits(&self) -> (u32, u32, u32) {
+        let st = self.inner.state.read();
+        let open = st.meta.streams.values().map(StreamMeta::open_count).sum();
+        let on_demand = st
+            .meta
+            .streams
+            .values()
+            .filter(|s| s.mode == crate::types::StreamMode::OnDemand)
+            .count() as u32;
+        (self.inner.opts.shard_limit, open, on_demand)
+    }
+
     /// `LimitExceededException` if `additional` more open shards would
     /// exceed the configured shard limit.
     pub(crate) fn check_shard_limit(&self, m: &meta::Meta, additional: u32) -> Result<()> {

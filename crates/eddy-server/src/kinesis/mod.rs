@@ -67,6 +67,15 @@ pub(crate) fn handle(ctx: &Context, operation: &str, body: &Value, encoding: Enc
         "DescribeStreamConsumer" => body(consumers::describe_stream_consumer(ctx, input)),
         "ListStreamConsumers" => body(consumers::list_stream_consumers(ctx, input)),
         "SubscribeToShard" => subscribe::subscribe_to_shard(ctx, input, encoding),
+        "DescribeLimits" => {
+            let (limit, open, on_demand) = ctx.db.streams().shard_limits();
+            Ok(Reply::Body(serde_json::json!({
+                "ShardLimit": limit,
+                "OpenShardCount": open,
+                "OnDemandStreamCount": on_demand,
+                "OnDemandStreamCountLimit": 50,
+            })))
+        }
         _ => Err(ApiError::new(
             "UnknownOperationException",
             format!("Unknown operation: {operation}"),
@@ -388,5 +397,30 @@ mod tests {
             req_u32(&input, "D", 1, 10).unwrap_err().code,
             "ValidationException"
         );
+    }
+}
+
+#[cfg(test)]
+mod limits_tests {
+    use super::test_support::{context, ok};
+    use serde_json::json;
+
+    #[test]
+    fn describe_limits_counts_open_shards_and_on_demand_streams() {
+        let (_dir, ctx) = context();
+        ok(
+            &ctx,
+            "CreateStream",
+            json!({"StreamName": "a", "ShardCount": 3}),
+        );
+        ok(
+            &ctx,
+            "CreateStream",
+            json!({"StreamName": "b", "StreamModeDetails": {"StreamMode": "ON_DEMAND"}}),
+        );
+        let limits = ok(&ctx, "DescribeLimits", json!({}));
+        assert_eq!(limits["OpenShardCount"], 7, "{limits}");
+        assert_eq!(limits["OnDemandStreamCount"], 1);
+        assert!(limits["ShardLimit"].as_u64().unwrap() >= 7);
     }
 }
