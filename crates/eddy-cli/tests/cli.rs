@@ -547,6 +547,7 @@ fn every_help_has_an_example() {
         &["destination", "disable"],
         &["stats"],
         &["check"],
+        &["serve"],
     ];
     for args in commands {
         let out = Command::new(env!("CARGO_BIN_EXE_eddy"))
@@ -844,4 +845,52 @@ fn stream_export_help_has_an_example() {
         help.contains("Example") && help.contains("eddy stream export"),
         "{help}"
     );
+}
+
+/// `eddy serve` answers a DynamoDB call over HTTP, stops on SIGTERM with
+/// exit 0, and what it wrote is there for the next command.
+#[test]
+fn serve_answers_http_and_stops_cleanly() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("eddy serve: listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    let body = r#"{"TableName":"served","AttributeDefinitions":[{"AttributeName":"id","AttributeType":"S"}],"KeySchema":[{"AttributeName":"id","KeyType":"HASH"}],"BillingMode":"PAY_PER_REQUEST"}"#;
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nX-Amz-Target: DynamoDB_20120810.CreateTable\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Date: 20250101T000000Z\r\nAuthorization: AWS4-HMAC-SHA256 Credential=k/20250101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains(r#""TableStatus":"ACTIVE""#), "{response}");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(
+        child.wait().unwrap().success(),
+        "serve did not exit 0 on SIGTERM"
+    );
+    let tables = ok(dir.path(), &["table", "list"]);
+    assert!(tables.contains("served"), "{tables}");
+    let error = fails(dir.path(), &["serve", "--account", "12"]);
+    assert!(error.contains("--account must be 12 digits"), "{error}");
 }
