@@ -58,6 +58,7 @@ mod error;
 mod index;
 mod index_query;
 mod query;
+mod sled_open;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -143,11 +144,11 @@ impl Store {
     /// Opens (or creates) a store in `dir`.
     pub fn open(dir: &Path, options: StoreOptions) -> Result<Store> {
         std::fs::create_dir_all(dir)?;
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(dir)
             .cache_capacity(options.cache_capacity)
-            .flush_every_ms(None)
-            .open()?;
+            .flush_every_ms(None);
+        let db = sled_open::open(dir, &config)?;
         let catalog = db.open_tree("catalog")?;
         let meta = db.open_tree("meta")?;
         let state = db.open_tree("state")?;
