@@ -35,6 +35,8 @@
 
 mod error;
 mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 pub use eddy_model::io;
 mod options;
 mod reader;

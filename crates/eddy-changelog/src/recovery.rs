@@ -141,6 +141,15 @@ pub(crate) fn recover(fs: &dyn LogFs, dir: &Path) -> Result<Recovered> {
 
     for (i, (name_base, path)) in files.into_iter().enumerate() {
         let is_last = i + 1 == count;
+        if name_base == 0 {
+            // LSNs start at 1, so no writer ever creates this segment; a
+            // base of 0 would make the next LSN 0 (and `last_lsn` wrap).
+            return Err(Error::corruption(
+                &path,
+                0,
+                "segment base LSN 0 is invalid (LSNs start at 1)",
+            ));
+        }
         if let Some(e) = expected {
             if name_base != e {
                 return Err(Error::corruption(

@@ -94,6 +94,8 @@ mod encryption;
 mod error;
 mod fanout;
 mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 mod hashkey;
 mod iterator;
 mod live;

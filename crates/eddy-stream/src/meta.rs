@@ -117,7 +117,7 @@ pub(crate) struct Meta {
     pub streams: BTreeMap<String, StreamMeta>,
 }
 
-fn encode(m: &Meta) -> Vec<u8> {
+pub(crate) fn encode(m: &Meta) -> Vec<u8> {
     let mut e = Enc::default();
     e.0.extend_from_slice(&m.hmac_key);
     e.u32(m.streams.len() as u32);
@@ -160,7 +160,7 @@ fn encode(m: &Meta) -> Vec<u8> {
     e.0
 }
 
-fn decode(buf: &[u8], version: u32) -> Option<Meta> {
+pub(crate) fn decode(buf: &[u8], version: u32) -> Option<Meta> {
     let mut d = Dec::new(buf);
     let hmac_key: [u8; 32] = d.take(32)?.try_into().ok()?;
     let mut streams = BTreeMap::new();
