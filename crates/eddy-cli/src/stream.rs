@@ -90,7 +90,7 @@ enum StreamCommand {
     Tail(tail::TailArgs),
     /// Writes a stream's records as newline-delimited JSON files, one set
     /// per time window, laid out as a Firehose delivery to object storage:
-    /// DIR/YYYY/MM/DD/HH/<stream>-<window start>-<n>.jsonl.
+    /// DIR/YYYY/MM/DD/HH/STREAM-WINDOWSTART-N.jsonl.
     #[command(
         after_help = "Examples:\n  eddy stream export orders-changes --to ./export\n  eddy stream export orders-changes --to ./export --window 15m --from 2024-05-01T00:00:00Z --overwrite"
     )]

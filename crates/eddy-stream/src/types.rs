@@ -203,7 +203,7 @@ pub struct GetRecordsOutput {
     pub child_shards: Vec<ChildShard>,
 }
 
-/// The newest record of a shard, as [`crate::Streams::shard_tip`] reports
+/// The newest record of a shard, as [`crate::Streams::shard_tips`] reports
 /// it: enough to tell how far behind the tip a consumer's position is
 /// without reading the shard.
 #[derive(Debug, Clone, PartialEq, Eq)]
