@@ -6,7 +6,9 @@
 //!
 //! * [`Error::Corruption`] — the on-disk log is damaged somewhere other than a
 //!   torn tail; nothing was modified, an operator has to look at it.
-//! * [`Error::Poisoned`] — an earlier write or fsync failed; the in-memory log
+//! * [`Error::WriteFailed`] — a write (e.g. on a full disk) failed and was
+//!   undone; the log is still usable and later appends may succeed.
+//! * [`Error::Poisoned`] — an earlier fsync failed; the in-memory log
 //!   no longer knows what is durable, so it refuses all further work. The
 //!   caller must drop the handle and reopen (recovery re-establishes the truth).
 //! * [`Error::Trimmed`] — the requested history was deleted by retention.
@@ -41,7 +43,22 @@ pub enum Error {
         reason: String,
     },
 
-    /// A write or fsync failed earlier; the log refuses further appends.
+    /// A write failed (for example `ENOSPC`: the disk is full) and was
+    /// undone: no byte of the refused appends remains and no LSN was used.
+    /// The log stays usable; appends succeed again once the cause is gone.
+    #[error(
+        "change log write refused and undone (nothing of it was kept) while {context}: {source}"
+    )]
+    WriteFailed {
+        /// What the log was doing (includes the path).
+        context: String,
+        /// The underlying error (`ErrorKind::StorageFull` for a full disk).
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// An fsync failed earlier (or a failed write could not be undone); the
+    /// log refuses further appends.
     /// Carries the text of the original error. Reopen the log to recover.
     #[error("change log is poisoned by an earlier failure (reopen to recover): {0}")]
     Poisoned(String),

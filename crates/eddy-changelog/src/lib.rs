@@ -84,6 +84,8 @@ pub struct LogStats {
     pub batches: u64,
     /// `sync_data` calls made on segment files.
     pub fsyncs: u64,
+    /// Batches whose write failed (e.g. `ENOSPC`) and was undone.
+    pub failed_writes: u64,
 }
 
 /// Handle to an open change log. Cheap to clone (an `Arc` inside); `Send`
@@ -365,6 +367,7 @@ impl ChangeLog {
             records: c.records.load(Ordering::Relaxed),
             batches: c.batches.load(Ordering::Relaxed),
             fsyncs: c.fsyncs.load(Ordering::Relaxed),
+            failed_writes: c.failed_writes.load(Ordering::Relaxed),
         }
     }
 

@@ -68,6 +68,7 @@ pub(crate) struct Counters {
     pub records: AtomicU64,
     pub batches: AtomicU64,
     pub fsyncs: AtomicU64,
+    pub failed_writes: AtomicU64,
 }
 
 /// Tracks released LSN ranges to compute the released watermark.

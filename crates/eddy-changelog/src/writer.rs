@@ -14,19 +14,27 @@
 //! they catch up from disk). Only then are appenders answered, so an appender
 //! that reads the log after `append` returns always sees its own records.
 //!
-//! Failure policy: a failed write or fsync **poisons** the log. After a failed
-//! fsync the kernel may have dropped the dirty pages, so retrying it and
-//! reporting success would be a lie; the affected appenders and every later
-//! operation get [`Error::Poisoned`]. The outcome of the failed group itself
-//! is unknown (it may reappear after reopen); anything acknowledged is safe.
-//! The caller must drop the handle and reopen — recovery re-establishes what
-//! is on disk (this includes `ENOSPC`).
+//! Failure policy. A failed **fsync poisons** the log: after a failed fsync
+//! the kernel may have dropped the dirty pages, so retrying it and reporting
+//! success would be a lie; the affected appenders and every later operation
+//! get [`Error::Poisoned`]. The outcome of the failed group itself is unknown
+//! (it may reappear after reopen); anything acknowledged is safe. The caller
+//! must drop the handle and reopen — recovery re-establishes what is on disk.
+//!
+//! A failed **write** (typically `ENOSPC`, the disk is full) is undone
+//! instead: the segment is cut back to its length before the write and that
+//! cut is fsynced, so no byte of the refused batch remains. Its appenders get
+//! [`Error::WriteFailed`], no LSN is consumed, and the log keeps accepting
+//! appends, which succeed again once space is back. Only if the undo itself
+//! fails is the log poisoned. Rolling to a new segment is likewise retried
+//! at the next batch when the new file cannot be created (the active segment
+//! just grows past its target size meanwhile).
 
 use crate::error::{Error, Result};
 use crate::frame::encode_into;
 use crate::io::LogFile;
 use crate::options::{Clock, Durability};
-use crate::segment::{create_segment, SegmentInfo, SEGMENT_HEADER_LEN};
+use crate::segment::{create_segment, segment_file_name, SegmentInfo, SEGMENT_HEADER_LEN};
 use crate::shared::{Committed, CommittedGroup, Shared};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::path::PathBuf;
@@ -84,6 +92,17 @@ pub(crate) struct Writer {
 }
 
 type AppendReq = (Vec<Vec<u8>>, Sender<Result<Committed>>);
+
+/// Why a batch was not written.
+enum Failure {
+    /// The write failed and was undone durably; the log stays usable.
+    Undone {
+        context: String,
+        source: std::io::Error,
+    },
+    /// The log no longer knows what is durable.
+    Poison(String),
+}
 
 impl Writer {
     /// The thread body.
@@ -178,11 +197,31 @@ impl Writer {
             return refuse_all(appends, syncs, &msg);
         }
         if !appends.is_empty() {
-            if let Err(msg) = self.write_group(&appends, !syncs.is_empty()) {
-                self.shared.set_poison(msg.clone());
-                return refuse_all(appends, syncs, &msg);
+            match self.write_group(&appends, !syncs.is_empty()) {
+                Ok(()) => self.commit(appends),
+                Err(Failure::Poison(msg)) => {
+                    self.shared.set_poison(msg.clone());
+                    return refuse_all(appends, syncs, &msg);
+                }
+                Err(Failure::Undone { context, source }) => {
+                    self.shared
+                        .counters
+                        .failed_writes
+                        .fetch_add(1, Ordering::Relaxed);
+                    for (_, reply) in appends {
+                        drop(reply.send(Err(Error::WriteFailed {
+                            context: context.clone(),
+                            source: std::io::Error::new(source.kind(), source.to_string()),
+                        })));
+                    }
+                    // The file is as it was before the batch (and durable):
+                    // a sync request in the same batch is satisfied.
+                    for s in syncs {
+                        drop(s.send(Ok(())));
+                    }
+                    return;
+                }
             }
-            self.commit(appends);
         } else if !syncs.is_empty() && self.dirty && !self.sync_or_poison() {
             return refuse_all(
                 Vec::new(),
@@ -209,7 +248,7 @@ impl Writer {
         &mut self,
         appends: &[AppendReq],
         sync_requested: bool,
-    ) -> std::result::Result<(), String> {
+    ) -> std::result::Result<(), Failure> {
         let micros = (self.clock)().max(self.last_micros);
         self.buf.clear();
         let mut lsn = self.next_lsn;
@@ -218,15 +257,36 @@ impl Writer {
             lsn += payloads.len() as u64;
         }
         if let Err(e) = self.file.write_all(&self.buf) {
-            return Err(format!("write to {} failed: {e}", self.path.display()));
+            return Err(self.undo_write(e));
         }
         self.file_len += self.buf.len() as u64;
         self.dirty = true;
         if self.durability == Durability::Sync || sync_requested {
-            self.fsync()?;
+            self.fsync().map_err(Failure::Poison)?;
         }
         self.last_micros = micros;
         Ok(())
+    }
+
+    /// A write failed part way (or not at all): cut the segment back to its
+    /// length before the write and make that durable. Everything before the
+    /// cut was written successfully, so an fsync that succeeds now covers
+    /// it; if the cut or that fsync fails, nothing is known and the log is
+    /// poisoned.
+    fn undo_write(&mut self, source: std::io::Error) -> Failure {
+        let context = format!("writing to {}", self.path.display());
+        tracing::warn!(segment = %self.path.display(), error = %source, "change log write failed; undoing it");
+        if let Err(e) = self.file.set_len(self.file_len) {
+            return Failure::Poison(format!(
+                "{context} failed ({source}) and cutting the partial write back failed: {e}"
+            ));
+        }
+        match self.fsync() {
+            Ok(()) => Failure::Undone { context, source },
+            Err(msg) => Failure::Poison(format!(
+                "{context} failed ({source}), then syncing the cut failed: {msg}"
+            )),
+        }
     }
 
     /// Publish a written batch (watermark, subscribers), then acknowledge.
@@ -294,9 +354,26 @@ impl Writer {
                     len: self.file_len,
                 });
             }
-            Err(e) => self
-                .shared
-                .set_poison(format!("rolling to a new segment failed: {e}")),
+            Err(e) => {
+                // Keep appending to the current segment and try again after
+                // the next batch, unless a half-made file is left behind:
+                // recovery would take it for the newest segment.
+                let path = self.shared.dir.join(segment_file_name(self.next_lsn));
+                let removed = match self.shared.fs.remove_file(&path) {
+                    Ok(()) => self.shared.fs.sync_dir(&self.shared.dir),
+                    Err(r) if r.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                    Err(r) => Err(r),
+                };
+                match removed {
+                    Ok(()) => {
+                        tracing::warn!(error = %e, "change log could not roll to a new segment; will retry")
+                    }
+                    Err(r) => self.shared.set_poison(format!(
+                        "rolling to a new segment failed ({e}) and removing {} failed: {r}",
+                        path.display()
+                    )),
+                }
+            }
         }
     }
 

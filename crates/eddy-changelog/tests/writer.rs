@@ -133,7 +133,7 @@ fn failed_fsync_poisons_and_nothing_acknowledged_is_lost() {
 }
 
 #[test]
-fn enospc_is_refused_and_log_stays_intact() {
+fn enospc_is_refused_then_appends_succeed_once_space_is_back() {
     let tmp = tempfile::tempdir().unwrap();
     let ffs = FaultFs::new();
     let (log, _) = open(tmp.path(), fault_opts(&ffs));
@@ -141,24 +141,62 @@ fn enospc_is_refused_and_log_stays_intact() {
         let _ = log.append(vec![payload(i)]).unwrap();
     }
     ffs.enospc_on_write(true);
-    match log.append(vec![b"no room".to_vec()]) {
-        Err(Error::Poisoned(msg)) => assert!(msg.contains("os error 28"), "{msg}"),
-        other => panic!("expected Poisoned, got {other:?}"),
+    for _ in 0..3 {
+        match log.append(vec![b"no room".to_vec()]) {
+            Err(Error::WriteFailed { source, .. }) => {
+                assert_eq!(source.kind(), std::io::ErrorKind::StorageFull, "{source}");
+            }
+            other => panic!("expected WriteFailed, got {other:?}"),
+        }
     }
+    // Reads keep working, and no LSN was used by the refused appends.
+    assert_eq!(read_all(&log, 1).len(), 3);
+    assert_eq!(log.committed_lsn(), 3);
+    log.sync().unwrap();
     ffs.enospc_on_write(false);
-    assert!(matches!(
-        log.append(vec![b"x".to_vec()]),
-        Err(Error::Poisoned(_))
-    ));
+    assert_eq!(log.append(vec![b"ok".to_vec()]).unwrap().first_lsn, 4);
+    assert_eq!(log.stats().failed_writes, 3);
     drop(log);
     let (log, rep) = open(tmp.path(), LogOptions::default());
-    assert_eq!(rep.last_lsn, 3);
+    assert_eq!(rep.last_lsn, 4);
     assert!(rep.torn_tail.is_none());
-    assert_eq!(log.append(vec![b"ok".to_vec()]).unwrap().first_lsn, 4);
+    let recs = read_all(&log, 1);
+    assert_eq!(recs.len(), 4);
+    assert_eq!(recs[3].payload, b"ok".to_vec());
 }
 
 #[test]
-fn short_write_leaves_a_torn_tail_that_recovery_drops() {
+fn a_short_write_is_cut_back_and_the_log_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ffs = FaultFs::new();
+    let (log, _) = open(tmp.path(), fault_opts(&ffs));
+    for i in 1..=3 {
+        let _ = log.append(vec![payload(i)]).unwrap();
+    }
+    let len_before = segment_files(tmp.path())
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum::<u64>();
+    ffs.short_write_next(13);
+    assert!(matches!(
+        log.append(vec![b"partial".to_vec()]),
+        Err(Error::WriteFailed { .. })
+    ));
+    let len_after = segment_files(tmp.path())
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum::<u64>();
+    assert_eq!(len_after, len_before, "the 13 bytes were cut");
+    assert_eq!(log.append(vec![payload(4)]).unwrap().first_lsn, 4);
+    drop(log);
+    let (log, rep) = open(tmp.path(), LogOptions::default());
+    assert_eq!(rep.last_lsn, 4);
+    assert!(rep.torn_tail.is_none());
+    assert_eq!(read_all(&log, 1).len(), 4);
+}
+
+#[test]
+fn a_short_write_that_cannot_be_undone_poisons_and_recovery_drops_it() {
     let tmp = tempfile::tempdir().unwrap();
     let ffs = FaultFs::new();
     let (log, _) = open(tmp.path(), fault_opts(&ffs));
@@ -166,8 +204,14 @@ fn short_write_leaves_a_torn_tail_that_recovery_drops() {
         let _ = log.append(vec![payload(i)]).unwrap();
     }
     ffs.short_write_next(13);
+    ffs.fail_set_len(true);
+    match log.append(vec![b"partial".to_vec()]) {
+        Err(Error::Poisoned(msg)) => assert!(msg.contains("cutting"), "{msg}"),
+        other => panic!("expected Poisoned, got {other:?}"),
+    }
+    ffs.clear_faults();
     assert!(matches!(
-        log.append(vec![b"partial".to_vec()]),
+        log.append(vec![b"later".to_vec()]),
         Err(Error::Poisoned(_))
     ));
     drop(log);
@@ -175,6 +219,57 @@ fn short_write_leaves_a_torn_tail_that_recovery_drops() {
     assert_eq!(rep.last_lsn, 3);
     assert_eq!(rep.torn_tail.unwrap().discarded_bytes, 13);
     assert_eq!(read_all(&log, 1).len(), 3);
+}
+
+#[test]
+fn a_write_undone_but_not_synced_poisons() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ffs = FaultFs::new();
+    let (log, _) = open(tmp.path(), fault_opts(&ffs));
+    let _ = log.append(vec![payload(1)]).unwrap();
+    ffs.short_write_next(5);
+    ffs.fail_next_syncs(1);
+    assert!(matches!(
+        log.append(vec![b"partial".to_vec()]),
+        Err(Error::Poisoned(msg)) if msg.contains("syncing the cut")
+    ));
+    assert!(matches!(
+        log.append(vec![payload(2)]),
+        Err(Error::Poisoned(_))
+    ));
+}
+
+#[test]
+fn a_segment_that_cannot_be_created_is_retried_at_the_next_batch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ffs = FaultFs::new();
+    let (log, _) = open(tmp.path(), fault_opts(&ffs).segment_size(300));
+    // The disk fills just as segments should roll: every new segment's
+    // header write fails, so the half-made file is removed and the active
+    // segment grows past its target size instead.
+    ffs.enospc_on_new_files(true);
+    for i in 1..=20 {
+        let _ = log.append(vec![payload(i)]).unwrap();
+    }
+    log.sync().unwrap();
+    assert_eq!(segment_files(tmp.path()).len(), 1, "no half-made segment");
+    ffs.enospc_on_new_files(false);
+    let _ = log.append(vec![payload(21)]).unwrap();
+    log.sync().unwrap();
+    assert_eq!(
+        segment_files(tmp.path()).len(),
+        2,
+        "rolled once space is back"
+    );
+    for i in 22..=30 {
+        let _ = log.append(vec![payload(i)]).unwrap();
+    }
+    drop(log);
+    let (log, rep) = open(tmp.path(), LogOptions::default());
+    assert_eq!(rep.last_lsn, 30);
+    let recs = read_all(&log, 1);
+    assert_eq!(recs.len(), 30);
+    assert_eq!(recs[29].payload, payload(30));
 }
 
 #[test]

@@ -178,6 +178,8 @@ pub mod fault {
         fail_next_syncs: AtomicU64,
         fail_all_syncs: AtomicBool,
         enospc: AtomicBool,
+        fail_set_len: AtomicBool,
+        enospc_new_files: AtomicBool,
         short_write: Mutex<Option<usize>>,
         sync_data_calls: AtomicU64,
         write_calls: AtomicU64,
@@ -221,6 +223,18 @@ pub mod fault {
             self.state.enospc.store(on, Ordering::SeqCst);
         }
 
+        /// Make every write to a file created by `create_new` while `on`
+        /// fail with `ENOSPC` (files created or opened before keep working):
+        /// a disk that fills just as a new segment is started.
+        pub fn enospc_on_new_files(&self, on: bool) {
+            self.state.enospc_new_files.store(on, Ordering::SeqCst);
+        }
+
+        /// Make every `set_len` (truncation) fail with `EIO` while `on`.
+        pub fn fail_set_len(&self, on: bool) {
+            self.state.fail_set_len.store(on, Ordering::SeqCst);
+        }
+
         /// Make the next write store only its first `k` bytes and then fail
         /// with `EIO` (one-shot).
         pub fn short_write_next(&self, k: usize) {
@@ -232,6 +246,8 @@ pub mod fault {
             self.state.fail_next_syncs.store(0, Ordering::SeqCst);
             self.state.fail_all_syncs.store(false, Ordering::SeqCst);
             self.state.enospc.store(false, Ordering::SeqCst);
+            self.state.fail_set_len.store(false, Ordering::SeqCst);
+            self.state.enospc_new_files.store(false, Ordering::SeqCst);
             *self.state.short_write.lock() = None;
         }
 
@@ -249,12 +265,16 @@ pub mod fault {
     struct FaultFile {
         inner: Box<dyn LogFile>,
         state: Arc<FaultState>,
+        /// Made by `create_new` while `enospc_on_new_files` was on.
+        new: bool,
     }
 
     impl LogFile for FaultFile {
         fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
             self.state.write_calls.fetch_add(1, Ordering::SeqCst);
-            if self.state.enospc.load(Ordering::SeqCst) {
+            if self.state.enospc.load(Ordering::SeqCst)
+                || (self.new && self.state.enospc_new_files.load(Ordering::SeqCst))
+            {
                 return Err(io::Error::from_raw_os_error(ENOSPC));
             }
             if let Some(k) = self.state.short_write.lock().take() {
@@ -286,6 +306,9 @@ pub mod fault {
         }
 
         fn set_len(&mut self, len: u64) -> io::Result<()> {
+            if self.state.fail_set_len.load(Ordering::SeqCst) {
+                return Err(io::Error::from_raw_os_error(EIO));
+            }
             self.inner.set_len(len)
         }
 
@@ -295,10 +318,11 @@ pub mod fault {
     }
 
     impl FaultFs {
-        fn wrap(&self, inner: Box<dyn LogFile>) -> Box<dyn LogFile> {
+        fn wrap(&self, inner: Box<dyn LogFile>, new: bool) -> Box<dyn LogFile> {
             Box::new(FaultFile {
                 inner,
                 state: Arc::clone(&self.state),
+                new,
             })
         }
     }
@@ -313,15 +337,16 @@ pub mod fault {
         }
 
         fn create_new(&self, path: &Path) -> io::Result<Box<dyn LogFile>> {
-            Ok(self.wrap(self.inner.create_new(path)?))
+            let doomed = self.state.enospc_new_files.load(Ordering::SeqCst);
+            Ok(self.wrap(self.inner.create_new(path)?, doomed))
         }
 
         fn open_append(&self, path: &Path) -> io::Result<Box<dyn LogFile>> {
-            Ok(self.wrap(self.inner.open_append(path)?))
+            Ok(self.wrap(self.inner.open_append(path)?, false))
         }
 
         fn open_read(&self, path: &Path) -> io::Result<Box<dyn LogFile>> {
-            Ok(self.wrap(self.inner.open_read(path)?))
+            Ok(self.wrap(self.inner.open_read(path)?, false))
         }
 
         fn remove_file(&self, path: &Path) -> io::Result<()> {

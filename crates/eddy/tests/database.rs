@@ -348,6 +348,48 @@ fn a_failed_fsync_stops_writes_and_loses_nothing_acknowledged() {
 }
 
 #[test]
+fn a_full_disk_refuses_writes_keeps_reads_and_recovers_when_space_is_back() {
+    use eddy::crates::changelog::io::fault::FaultFs;
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let fs = Arc::new(FaultFs::new());
+    let db = Database::open_with(dir.path(), eddy::Options::new().log_fs(fs.clone())).unwrap();
+    db.create_table(
+        "tbl",
+        KeySchema::new("pk", KeyType::S).with_sort_key("sk", KeyType::N),
+    )
+    .unwrap();
+    for i in 0..5 {
+        db.put_item("tbl", key("a", i), ReturnValues::None).unwrap();
+    }
+    fs.enospc_on_write(true);
+    for i in 5..8 {
+        match db.put_item("tbl", key("a", i), ReturnValues::None) {
+            Err(Error::Log(eddy::crates::changelog::Error::WriteFailed { source, .. })) => {
+                assert_eq!(source.kind(), std::io::ErrorKind::StorageFull);
+            }
+            other => panic!("expected a refused write, got {other:?}"),
+        }
+    }
+    // Reads are served, and the refused items are nowhere.
+    for i in 0..5 {
+        assert_eq!(db.get_item("tbl", &key("a", i)).unwrap(), Some(key("a", i)));
+    }
+    assert_eq!(db.get_item("tbl", &key("a", 5)).unwrap(), None);
+    fs.enospc_on_write(false);
+    // Space is back: the same handle accepts writes again.
+    db.put_item("tbl", key("a", 8), ReturnValues::None).unwrap();
+    assert_eq!(db.get_item("tbl", &key("a", 8)).unwrap(), Some(key("a", 8)));
+    drop(db);
+    let db = Database::open(dir.path()).unwrap();
+    let mut present: Vec<i64> = (0..9)
+        .filter(|&i| db.get_item("tbl", &key("a", i)).unwrap().is_some())
+        .collect();
+    present.sort_unstable();
+    assert_eq!(present, vec![0, 1, 2, 3, 4, 8]);
+}
+
+#[test]
 fn batch_get_returns_keys_beyond_16_mb_unprocessed() {
     let dir = tempfile::tempdir().unwrap();
     let db = db_with_table(dir.path());
