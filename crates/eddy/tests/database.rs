@@ -390,6 +390,39 @@ fn a_full_disk_refuses_writes_keeps_reads_and_recovers_when_space_is_back() {
 }
 
 #[test]
+fn an_undecodable_logged_change_stops_the_open_and_names_its_lsn() {
+    use eddy::crates::changelog::{ChangeLog, LogOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_with_table(dir.path());
+    for i in 0..10 {
+        db.put_item("tbl", key("r", i), ReturnValues::None).unwrap();
+    }
+    db.close().unwrap();
+    drop(db);
+    // A frame whose checksum is right but whose payload is not a change,
+    // after more than one replay batch of good changes.
+    let (log, _) = ChangeLog::open(&dir.path().join("log"), LogOptions::new()).unwrap();
+    let good: Vec<Vec<u8>> = log
+        .read_from(1)
+        .unwrap()
+        .map(|r| r.unwrap().payload)
+        .collect();
+    assert_eq!(good.len(), 10);
+    for _ in 0..250 {
+        let _ = log.append(good.clone()).unwrap();
+    }
+    let lsn = log
+        .append(vec![b"not a change".to_vec()])
+        .unwrap()
+        .first_lsn;
+    log.close().unwrap();
+    match Database::open(dir.path()) {
+        Err(Error::CorruptRecord { lsn: at, .. }) => assert_eq!(at, lsn),
+        other => panic!("expected CorruptRecord at {lsn}, got {other:?}"),
+    }
+}
+
+#[test]
 fn batch_get_returns_keys_beyond_16_mb_unprocessed() {
     let dir = tempfile::tempdir().unwrap();
     let db = db_with_table(dir.path());
