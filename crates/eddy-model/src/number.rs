@@ -75,7 +75,17 @@ impl Number {
         let last = digits.iter().rposition(|d| *d != 0).unwrap_or(first);
         let significant = &digits[first..=last];
         let exponent = i64::from(exponent) - first as i64;
-        let text = || render(negative, significant, exponent);
+        // Out of range, the plain rendering could be billions of zeros
+        // long (a hostile stored exponent): name such values in E notation.
+        let text = || {
+            if (i64::from(MIN_EXPONENT) - 2..=i64::from(MAX_EXPONENT) + 2).contains(&exponent) {
+                render(negative, significant, exponent)
+            } else {
+                let digits: String = significant.iter().map(|d| char::from(b'0' + d)).collect();
+                let sign = if negative { "-" } else { "" };
+                format!("{sign}0.{digits}E{exponent}")
+            }
+        };
         if exponent > i64::from(MAX_EXPONENT) {
             return Err(Error::NumberOverflow { text: text() });
         }
@@ -470,6 +480,25 @@ mod tests {
         ] {
             assert_eq!(n(input).to_string(), canonical, "input {input}");
         }
+    }
+
+    #[test]
+    fn extreme_exponents_are_refused_with_short_messages() {
+        // A hostile stored exponent once made the error message render
+        // two billion zeros (found by the `codec` fuzz target).
+        for (exponent, overflow) in [(i32::MAX, true), (i32::MIN, false), (1_000, true)] {
+            let err = Number::from_parts(true, &[1, 2], exponent).unwrap_err();
+            let text = err.to_string();
+            assert!(text.len() < 200, "{text}");
+            assert!(text.contains("E"), "{text}");
+            assert_eq!(
+                matches!(err, Error::NumberOverflow { .. }),
+                overflow,
+                "{text}"
+            );
+        }
+        assert!("1e2147483647".parse::<Number>().is_err());
+        assert!("1e-2147483648".parse::<Number>().is_err());
     }
 
     #[test]
