@@ -25,14 +25,20 @@
 //!   the files.
 //! * **Readers and subscribers only see committed records** (acknowledged,
 //!   per the committed watermark), in LSN order, without gaps or duplicates.
-//! * **Failure poisons**: after a failed write or fsync every further append
-//!   fails with [`Error::Poisoned`]; reopen to recover.
+//! * **A failed fsync poisons**: every further append fails with
+//!   [`Error::Poisoned`]; reopen to recover. A failed write (a full disk) is
+//!   undone and refused with [`Error::WriteFailed`]; the log stays usable.
+//! * **Group commit without hand-offs when idle**: an append that finds the
+//!   log idle is written (and fsynced) by its own thread; concurrent appends
+//!   queue for the writer thread, which commits all of them with one write
+//!   and one fsync (module `committer`).
 //! * **Retention** deletes whole non-active segments only, never past a
 //!   retention floor or a live reader/subscription.
 //!
 //! One process should open a given directory at a time (no lock file is
 //! taken here; the facade's store lock covers it).
 
+mod committer;
 mod error;
 mod frame;
 #[doc(hidden)]
@@ -57,6 +63,7 @@ pub use recovery::{RecoveryReport, TornTail};
 pub use shared::Committed;
 pub use subscription::Subscription;
 
+use crate::committer::Committer;
 use crate::frame::encoded_len;
 use crate::shared::Shared;
 use crate::writer::{Request, Writer};
@@ -98,6 +105,7 @@ pub struct ChangeLog {
 
 struct Inner {
     shared: Arc<Shared>,
+    committer: Arc<Committer>,
     tx: Sender<Request>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -136,7 +144,6 @@ impl ChangeLog {
         let (tx, rx) = crossbeam_channel::unbounded();
         let writer = Writer {
             shared: Arc::clone(&shared),
-            rx,
             file: rec.active,
             path: active_path,
             file_len: active_len,
@@ -144,19 +151,27 @@ impl ChangeLog {
             last_micros: rec.last_micros,
             durability: options.durability,
             segment_size: options.segment_size,
-            batch_bytes: options.group_commit_bytes.max(1),
             clock: options.clock,
             dirty: false,
             last_sync: Instant::now(),
             buf: Vec::new(),
+            stopped: false,
         };
-        let thread = std::thread::Builder::new()
-            .name("eddy-changelog-writer".into())
-            .spawn(move || writer.run())
-            .map_err(|e| Error::io("spawning the log writer thread", e))?;
+        let committer = Arc::new(Committer {
+            writer: Mutex::new(writer),
+            batch_bytes: options.group_commit_bytes.max(1),
+        });
+        let thread = {
+            let committer = Arc::clone(&committer);
+            std::thread::Builder::new()
+                .name("eddy-changelog-writer".into())
+                .spawn(move || committer.run(rx))
+                .map_err(|e| Error::io("spawning the log writer thread", e))?
+        };
         let log = ChangeLog {
             inner: Arc::new(Inner {
                 shared,
+                committer,
                 tx,
                 thread: Mutex::new(Some(thread)),
             }),
@@ -202,14 +217,22 @@ impl ChangeLog {
             return Err(Error::Closed);
         }
         let (reply, rx) = crossbeam_channel::bounded(1);
-        self.inner
-            .tx
-            .send(Request::Append {
-                payloads,
-                bytes,
-                reply,
-            })
-            .map_err(|_| self.closed_or_poisoned())?;
+        let request = Request::Append {
+            payloads,
+            bytes,
+            reply,
+        };
+        // An idle log commits the group on this thread (see `committer`).
+        if let Some(request) = self
+            .inner
+            .committer
+            .try_commit_inline(request, &self.inner.tx)
+        {
+            self.inner
+                .tx
+                .send(request)
+                .map_err(|_| self.closed_or_poisoned())?;
+        }
         rx.recv().unwrap_or_else(|_| Err(self.closed_or_poisoned()))
     }
 

@@ -1,12 +1,13 @@
-//! The dedicated log writer thread and group commit.
+//! The log writer: batches, group commit, failure handling.
 //!
-//! All appends funnel through one thread that owns the active segment file.
-//! That gives a total LSN order for free and makes group commit natural: the
-//! thread blocks for one request, then drains whatever else is already queued
-//! (up to a byte budget), encodes every group into one buffer, performs ONE
-//! `write_all` and — for [`Durability::Sync`] — ONE `sync_data` for the whole
-//! batch, and only then acknowledges every appender. Under load, N concurrent
-//! appenders cost one fsync instead of N.
+//! One [`Writer`] owns the active segment file and the LSN sequence, behind
+//! the [`Committer`](crate::committer::Committer)'s mutex, which gives a
+//! total LSN order for free and makes group commit natural: whoever holds
+//! the mutex takes every request already queued (up to a byte budget),
+//! encodes every group into one buffer, performs ONE `write_all` and — for
+//! [`Durability::Sync`] — ONE `sync_data` for the whole batch, and only then
+//! acknowledges every appender. Under load, N concurrent appenders cost one
+//! fsync instead of N.
 //!
 //! After a batch is durable per policy it is *committed*: under the state
 //! lock the writer advances the committed watermark and `try_send`s each
@@ -36,7 +37,7 @@ use crate::io::LogFile;
 use crate::options::{Clock, Durability};
 use crate::segment::{create_segment, segment_file_name, SegmentInfo, SEGMENT_HEADER_LEN};
 use crate::shared::{Committed, CommittedGroup, Shared};
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, Sender};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -54,29 +55,36 @@ pub(crate) enum Request {
     Sync { reply: Sender<Result<()>> },
     /// Finish queued work, fsync and stop.
     Shutdown { reply: Sender<Result<()>> },
+    /// Nothing to do: wakes the writer thread so that it notices unsynced
+    /// data written by an appender that committed its own group
+    /// ([`Durability::Periodic`] must fsync it in time).
+    Tick,
 }
 
 impl Request {
-    fn bytes(&self) -> u64 {
+    pub(crate) fn bytes(&self) -> u64 {
         match self {
             Request::Append { bytes, .. } => *bytes,
             _ => 0,
         }
     }
 
-    fn refuse(self, err: impl Fn() -> Error) {
+    pub(crate) fn refuse(self, err: impl Fn() -> Error) {
         // A failed send means the requester is gone; nothing to do.
         match self {
             Request::Append { reply, .. } => drop(reply.send(Err(err()))),
             Request::Sync { reply } | Request::Shutdown { reply } => drop(reply.send(Err(err()))),
+            Request::Tick => {}
         }
     }
 }
 
-/// State owned by the writer thread.
+/// The state of the active segment and the LSN sequence. It lives behind
+/// the [`Committer`](crate::committer::Committer)'s mutex: whoever holds
+/// that (the writer thread, or an appender that found the log idle) writes
+/// and commits batches.
 pub(crate) struct Writer {
     pub shared: Arc<Shared>,
-    pub rx: Receiver<Request>,
     pub file: Box<dyn LogFile>,
     pub path: PathBuf,
     pub file_len: u64,
@@ -84,11 +92,12 @@ pub(crate) struct Writer {
     pub last_micros: u64,
     pub durability: Durability,
     pub segment_size: u64,
-    pub batch_bytes: u64,
     pub clock: Clock,
     pub dirty: bool,
     pub last_sync: Instant,
     pub buf: Vec<u8>,
+    /// Set by [`Writer::shutdown`]: nothing more is written.
+    pub stopped: bool,
 }
 
 type AppendReq = (Vec<Vec<u8>>, Sender<Result<Committed>>);
@@ -105,60 +114,7 @@ enum Failure {
 }
 
 impl Writer {
-    /// The thread body.
-    pub fn run(mut self) {
-        loop {
-            let Some(first) = self.wait_first() else {
-                // Every handle vanished without close(): still finish cleanly.
-                self.shutdown(None);
-                return;
-            };
-            let mut bytes = first.bytes();
-            let mut batch = Vec::new();
-            let mut shutdown = None;
-            match first {
-                Request::Shutdown { reply } => shutdown = Some(reply),
-                other => batch.push(other),
-            }
-            while shutdown.is_none() && bytes < self.batch_bytes {
-                match self.rx.try_recv() {
-                    Ok(Request::Shutdown { reply }) => shutdown = Some(reply),
-                    Ok(r) => {
-                        bytes += r.bytes();
-                        batch.push(r);
-                    }
-                    Err(_) => break,
-                }
-            }
-            self.process(batch);
-            if let Some(reply) = shutdown {
-                self.shutdown(Some(reply));
-                return;
-            }
-        }
-    }
-
-    /// Block for the next request; under `Periodic` durability wake up to
-    /// fsync unsynced data once the interval has elapsed.
-    fn wait_first(&mut self) -> Option<Request> {
-        loop {
-            if let Durability::Periodic(interval) = self.durability {
-                if self.dirty && self.shared.poisoned().is_none() {
-                    match self.rx.recv_deadline(self.last_sync + interval) {
-                        Ok(r) => return Some(r),
-                        Err(RecvTimeoutError::Timeout) => {
-                            self.sync_or_poison();
-                            continue;
-                        }
-                        Err(RecvTimeoutError::Disconnected) => return None,
-                    }
-                }
-            }
-            return self.rx.recv().ok();
-        }
-    }
-
-    fn fsync(&mut self) -> std::result::Result<(), String> {
+    pub(crate) fn fsync(&mut self) -> std::result::Result<(), String> {
         self.shared.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
         match self.file.sync_data() {
             Ok(()) => {
@@ -171,7 +127,7 @@ impl Writer {
     }
 
     /// fsync; on failure poison. Returns false if poisoned.
-    fn sync_or_poison(&mut self) -> bool {
+    pub(crate) fn sync_or_poison(&mut self) -> bool {
         match self.fsync() {
             Ok(()) => true,
             Err(msg) => {
@@ -181,7 +137,9 @@ impl Writer {
         }
     }
 
-    fn process(&mut self, batch: Vec<Request>) {
+    /// Write, sync (per policy) and commit a batch, answering every request
+    /// in it.
+    pub(crate) fn process(&mut self, batch: Vec<Request>) {
         let mut appends: Vec<AppendReq> = Vec::new();
         let mut syncs = Vec::new();
         for r in batch {
@@ -191,6 +149,7 @@ impl Writer {
                 } => appends.push((payloads, reply)),
                 Request::Sync { reply } => syncs.push(reply),
                 Request::Shutdown { reply } => syncs.push(reply), // not reached
+                Request::Tick => {}
             }
         }
         if let Some(msg) = self.shared.poisoned() {
@@ -377,7 +336,10 @@ impl Writer {
         }
     }
 
-    fn shutdown(&mut self, reply: Option<Sender<Result<()>>>) {
+    /// fsync what is unsynced, mark the log closed (later appends are
+    /// refused, by whoever gets them: `stopped`), refuse whatever is still
+    /// queued in `rx` and answer the closer.
+    pub(crate) fn shutdown(&mut self, rx: &Receiver<Request>, reply: Option<Sender<Result<()>>>) {
         let result = match self.shared.poisoned() {
             Some(msg) => Err(Error::Poisoned(msg)),
             None if self.dirty => self.fsync().map_err(|msg| {
@@ -387,8 +349,9 @@ impl Writer {
             None => Ok(()),
         };
         self.shared.closed.store(true, Ordering::Release);
+        self.stopped = true;
         self.shared.state.lock().subscribers.clear();
-        while let Ok(r) = self.rx.try_recv() {
+        while let Ok(r) = rx.try_recv() {
             r.refuse(|| Error::Closed);
         }
         if let Some(reply) = reply {

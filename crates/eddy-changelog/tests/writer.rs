@@ -298,6 +298,23 @@ fn periodic_durability_syncs_when_idle() {
 }
 
 #[test]
+fn an_append_committed_by_its_own_thread_still_gets_the_periodic_fsync() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ffs = FaultFs::new();
+    let opts = fault_opts(&ffs).durability(Durability::Periodic(Duration::from_millis(300)));
+    let (log, _) = open(tmp.path(), opts);
+    // The writer thread goes idle (no deadline: nothing is unsynced), so
+    // the append below is committed by this thread, which has to wake the
+    // writer thread's timer for the fsync that is now owed.
+    std::thread::sleep(Duration::from_millis(50));
+    let base = ffs.sync_data_calls();
+    let _ = log.append(vec![payload(1)]).unwrap();
+    assert_eq!(ffs.sync_data_calls() - base, 0, "not synced at once");
+    std::thread::sleep(Duration::from_millis(900));
+    assert_eq!(ffs.sync_data_calls() - base, 1, "synced by the timer");
+}
+
+#[test]
 fn durability_none_never_fsyncs_on_append_but_sync_does() {
     let tmp = tempfile::tempdir().unwrap();
     let ffs = FaultFs::new();

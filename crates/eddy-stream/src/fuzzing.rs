@@ -7,6 +7,7 @@ use crate::error::Result;
 use crate::frame::{self, FrameRef, FRAME_HEADER_LEN};
 use crate::iterator::{self, IterToken};
 use crate::meta;
+use crate::summary;
 
 /// Decode the shard-segment record frame at the start of `buf` and encode
 /// the record again: `Some((bytes the frame occupies, re-encoding))`, or
@@ -29,6 +30,17 @@ pub fn reencode_frame(buf: &[u8]) -> Option<(usize, Vec<u8>)> {
         &mut out,
     );
     Some((FRAME_HEADER_LEN + len, out))
+}
+
+/// Decode `buf` as a sealed-segment summary (for the shard index, first
+/// `seqIx` and segment length it names itself) and encode it again:
+/// `Some(re-encoding)` if it is accepted.
+pub fn reencode_summary(buf: &[u8]) -> Option<Vec<u8>> {
+    let shard = u32::from_le_bytes(buf.get(12..16)?.try_into().ok()?);
+    let first = u64::from_le_bytes(buf.get(16..24)?.try_into().ok()?);
+    let len = u64::from_le_bytes(buf.get(32..40)?.try_into().ok()?);
+    let path = std::path::Path::new("segment.seg");
+    summary::decode(buf, path, first, shard, len).map(|s| summary::encode(&s, shard))
 }
 
 /// Decode a metadata snapshot payload of format `version` and encode it

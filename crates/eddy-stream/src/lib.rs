@@ -105,6 +105,7 @@ mod reshard;
 mod segment;
 mod seqnum;
 mod shard_log;
+mod summary;
 mod types;
 
 pub use consumer::{Consumer, ConsumerRef, ConsumerStatus, MAX_CONSUMERS_PER_STREAM};

@@ -237,6 +237,7 @@ pub(crate) fn scan_segment(
     if torn_header {
         tracing::warn!(path = %path.display(), "removing segment with torn header");
         drop(r);
+        crate::summary::remove(fs, path).map_err(io_ctx("removing the summary of", path))?;
         fs.remove_file(path).map_err(io_ctx("removing", path))?;
         fs.sync_dir(dir).map_err(io_ctx("syncing", dir))?;
         return Ok(None);

@@ -29,6 +29,7 @@ use crate::segment::{
     create_segment, list_segments, scan_segment, step, ChunkReader, IndexEntry, Scanned, Step,
     HEADER_LEN, INDEX_EVERY,
 };
+use crate::summary;
 use eddy_model::io::{LogFile, LogFs};
 use parking_lot::{Mutex, RwLock};
 use std::path::{Path, PathBuf};
@@ -102,14 +103,33 @@ impl ShardLog {
     ) -> Result<ShardLog> {
         let mut listed = list_segments(fs.as_ref(), &dir)?;
         let mut segs = Vec::new();
+        // Sealed segments (all but the last; the last too once the shard is
+        // closed) are read from their summaries when those are current, and
+        // summarised after a scan otherwise (`crate::summary`).
+        let fs_ref = fs.as_ref();
+        let sealed = |first: u64, path: &Path, is_last: bool| -> Result<Option<Scanned>> {
+            if let Some(s) = summary::load(fs_ref, path, first, index) {
+                return Ok(Some(s));
+            }
+            let scanned = scan_segment(fs_ref, &dir, path, first, index, is_last)?;
+            if let Some(s) = &scanned {
+                summary::store(fs_ref, s, index);
+            }
+            Ok(scanned)
+        };
         while let Some((first, path)) = listed.pop() {
-            if let Some(s) = scan_segment(fs.as_ref(), &dir, &path, first, index, true)? {
+            let last = if closed {
+                sealed(first, &path, true)?
+            } else {
+                scan_segment(fs_ref, &dir, &path, first, index, true)?
+            };
+            if let Some(s) = last {
                 segs.push(s);
                 break;
             }
         }
         for (first, path) in listed.into_iter().rev() {
-            if let Some(s) = scan_segment(fs.as_ref(), &dir, &path, first, index, false)? {
+            if let Some(s) = sealed(first, &path, false)? {
                 segs.push(s);
             }
         }
@@ -479,7 +499,9 @@ impl ShardLog {
         let mut n = 0;
         while v.segs.len() > 1 && v.segs[0].newest_millis.is_none_or(|t| t < cutoff_millis) {
             let s = v.segs.remove(0);
-            match self.fs.remove_file(&s.path) {
+            match summary::remove(self.fs.as_ref(), &s.path)
+                .and_then(|()| self.fs.remove_file(&s.path))
+            {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => {
