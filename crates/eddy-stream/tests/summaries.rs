@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{read_all_trim_horizon, ManualClock};
+use common::{create, read_all_trim_horizon, ManualClock};
 use eddy_stream::*;
 use std::path::{Path, PathBuf};
 
@@ -23,17 +23,11 @@ fn files(dir: &Path, ext: &str) -> Vec<PathBuf> {
 /// A one-shard stream of `n` 500-byte records in 4 KiB segments.
 fn setup(dir: &Path, clock: &ManualClock, n: u8) -> Vec<Record> {
     let s = Streams::open(dir, clock.options().segment_size(4096)).unwrap();
-    s.create_stream(
-        "s",
-        CreateStream {
-            shard_count: Some(1),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    create(&s, "s", 1);
     for i in 0..n {
         clock.advance(1);
-        s.put_record("s", PutRecord::new("k", vec![i; 500])).unwrap();
+        s.put_record("s", PutRecord::new("k", vec![i; 500]))
+            .unwrap();
     }
     read_all_trim_horizon(&s, "s", SID)
 }
@@ -52,11 +46,17 @@ fn sealed_segments_are_summarised_once_and_read_the_same() {
     drop(s);
     let summaries = files(dir.path(), "sum");
     assert_eq!(summaries.len(), segments.len() - 1);
-    let saved: Vec<Vec<u8>> = summaries.iter().map(|p| std::fs::read(p).unwrap()).collect();
+    let saved: Vec<Vec<u8>> = summaries
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
     // ... and the next one uses them, unchanged, to the same records.
     let s = Streams::open(dir.path(), clock.options().segment_size(4096)).unwrap();
     assert_eq!(read_all_trim_horizon(&s, "s", SID), written);
-    let again: Vec<Vec<u8>> = summaries.iter().map(|p| std::fs::read(p).unwrap()).collect();
+    let again: Vec<Vec<u8>> = summaries
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
     assert_eq!(again, saved);
     // AT_TIMESTAMP seeks through summarised segments too.
     let at = written[30].approximate_arrival_millis;

@@ -314,13 +314,16 @@ fn subscription_follows_live_writes() {
     writer.join().unwrap();
 }
 
-#[test]
-fn a_failed_fsync_stops_writes_and_loses_nothing_acknowledged() {
-    use eddy::crates::changelog::io::fault::FaultFs;
-    use std::sync::Arc;
-    let dir = tempfile::tempdir().unwrap();
-    let fs = Arc::new(FaultFs::new());
-    let db = Database::open_with(dir.path(), eddy::Options::new().log_fs(fs.clone())).unwrap();
+/// A database whose change log writes through a [`FaultFs`], with table
+/// `tbl` holding items `a`/0..5.
+fn db_on_fault_fs(
+    dir: &std::path::Path,
+) -> (
+    Database,
+    std::sync::Arc<eddy::crates::changelog::io::fault::FaultFs>,
+) {
+    let fs = std::sync::Arc::new(eddy::crates::changelog::io::fault::FaultFs::new());
+    let db = Database::open_with(dir, eddy::Options::new().log_fs(fs.clone())).unwrap();
     db.create_table(
         "tbl",
         KeySchema::new("pk", KeyType::S).with_sort_key("sk", KeyType::N),
@@ -329,6 +332,13 @@ fn a_failed_fsync_stops_writes_and_loses_nothing_acknowledged() {
     for i in 0..5 {
         db.put_item("tbl", key("a", i), ReturnValues::None).unwrap();
     }
+    (db, fs)
+}
+
+#[test]
+fn a_failed_fsync_stops_writes_and_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, fs) = db_on_fault_fs(dir.path());
     fs.fail_next_syncs(1);
     assert!(db.put_item("tbl", key("a", 5), ReturnValues::None).is_err());
     fs.clear_faults();
@@ -349,19 +359,8 @@ fn a_failed_fsync_stops_writes_and_loses_nothing_acknowledged() {
 
 #[test]
 fn a_full_disk_refuses_writes_keeps_reads_and_recovers_when_space_is_back() {
-    use eddy::crates::changelog::io::fault::FaultFs;
-    use std::sync::Arc;
     let dir = tempfile::tempdir().unwrap();
-    let fs = Arc::new(FaultFs::new());
-    let db = Database::open_with(dir.path(), eddy::Options::new().log_fs(fs.clone())).unwrap();
-    db.create_table(
-        "tbl",
-        KeySchema::new("pk", KeyType::S).with_sort_key("sk", KeyType::N),
-    )
-    .unwrap();
-    for i in 0..5 {
-        db.put_item("tbl", key("a", i), ReturnValues::None).unwrap();
-    }
+    let (db, fs) = db_on_fault_fs(dir.path());
     fs.enospc_on_write(true);
     for i in 5..8 {
         match db.put_item("tbl", key("a", i), ReturnValues::None) {

@@ -1,7 +1,7 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use eddy_stream::{GetRecordsOutput, IteratorType, Record, StreamOptions, Streams};
+use eddy_stream::{CreateStream, GetRecordsOutput, IteratorType, Record, StreamOptions, Streams};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -26,6 +26,18 @@ impl ManualClock {
         let c = Arc::clone(&self.0);
         StreamOptions::new().clock(Arc::new(move || c.load(Ordering::SeqCst)))
     }
+}
+
+/// Create stream `name` with `shards` shards (defaults otherwise).
+pub fn create(s: &Streams, name: &str, shards: u32) {
+    s.create_stream(
+        name,
+        CreateStream {
+            shard_count: Some(shards),
+            ..Default::default()
+        },
+    )
+    .unwrap();
 }
 
 pub fn open(dir: &Path, clock: &ManualClock) -> Streams {
