@@ -134,7 +134,7 @@ enum KeyFileError {
 /// 64 hex characters, optionally surrounded by ASCII whitespace (such as a
 /// trailing newline).
 fn read_key_file(fs: &dyn LogFs, path: &Path) -> std::result::Result<[u8; 32], KeyFileError> {
-    let io = |what: &str| {
+    let io = |what: &'static str| {
         let f = io_ctx(what, path);
         move |e| KeyFileError::Io(f(e))
     };

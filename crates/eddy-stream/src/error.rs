@@ -174,7 +174,12 @@ impl Error {
 }
 
 /// A closure turning an `io::Error` into [`Error::Io`] with context.
-pub(crate) fn io_ctx(what: &str, path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error {
-    let ctx = format!("{what} {}", path.display());
-    move |e| Error::io(ctx, e)
+///
+/// The context is formatted only if there is an error: this sits on the
+/// path of every frame read.
+pub(crate) fn io_ctx<'a>(
+    what: &'a str,
+    path: &'a std::path::Path,
+) -> impl FnOnce(std::io::Error) -> Error + 'a {
+    move |e| Error::io(format!("{what} {}", path.display()), e)
 }
