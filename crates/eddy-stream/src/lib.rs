@@ -372,21 +372,18 @@ fn collect_garbage(fs: &dyn eddy_model::io::LogFs, dir: &Path, meta: &Meta) {
     let Ok(stream_dirs) = fs.list_dir(&root) else {
         return;
     };
+    // Built once: a stream resharded many times has thousands of shards.
+    let known: std::collections::HashSet<PathBuf> = meta
+        .streams
+        .values()
+        .flat_map(|s| s.shards.iter().map(|sh| shard_dir(dir, &s.name, sh.index)))
+        .collect();
     for sd in stream_dirs {
-        let known = meta
-            .streams
-            .values()
-            .find(|s| stream_dir(dir, &s.name) == sd);
         let Ok(shard_dirs) = fs.list_dir(&sd) else {
             continue;
         };
         for shd in shard_dirs {
-            let keep = known.is_some_and(|s| {
-                s.shards
-                    .iter()
-                    .any(|sh| shard_dir(dir, &s.name, sh.index) == shd)
-            });
-            if !keep {
+            if !known.contains(&shd) {
                 if let Err(e) = shard_log::remove_dir_files(fs, &shd) {
                     tracing::warn!(error = %e, "garbage collection failed");
                 }
