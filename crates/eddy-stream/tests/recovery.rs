@@ -222,3 +222,24 @@ fn corrupt_metadata_is_an_error() {
         Err(Error::Corruption { .. })
     ));
 }
+
+#[test]
+fn files_of_unknown_shards_and_streams_are_removed_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new();
+    let written = setup(dir.path(), &clock, 3, 1 << 20);
+    // Left by a crash while deleting a stream, or expiring a closed shard.
+    let stray_shard = dir.path().join("streams/s/shardId-000000000099");
+    let stray_stream = dir.path().join("streams/gone/shardId-000000000000");
+    for d in [&stray_shard, &stray_stream] {
+        std::fs::create_dir_all(d).unwrap();
+        std::fs::write(d.join("00000000000000000001.seg"), b"junk").unwrap();
+    }
+    let s = Streams::open(dir.path(), clock.options()).unwrap();
+    for d in [&stray_shard, &stray_stream] {
+        assert_eq!(std::fs::read_dir(d).unwrap().count(), 0, "{}", d.display());
+    }
+    let recs = read_all_trim_horizon(&s, "s", SID);
+    assert_eq!(recs.len(), 3);
+    assert_eq!(recs[2].sequence_number, written[2].sequence_number);
+}
