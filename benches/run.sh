@@ -20,7 +20,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TARGET="${CARGO_TARGET_DIR:-target}"
+# Absolute: criterion runs in the bench crate's directory and writes under
+# $CARGO_TARGET_DIR, which a relative path would resolve against that.
+TARGET="$(realpath -m "${CARGO_TARGET_DIR:-target}")"
 export CARGO_TARGET_DIR="$TARGET"
 OUT="$TARGET/bench-out"
 SUMMARY="$TARGET/bench-summary.md"
