@@ -252,15 +252,20 @@ fn a_segment_that_cannot_be_created_is_retried_at_the_next_batch() {
         let _ = log.append(vec![payload(i)]).unwrap();
     }
     log.sync().unwrap();
-    assert_eq!(segment_files(tmp.path()).len(), 1, "no half-made segment");
+    // Rolls run after a batch is answered, so one may still be in flight
+    // on the writer thread: wait until it has settled.
+    let settled = |want: usize| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while segment_files(tmp.path()).len() != want && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        segment_files(tmp.path()).len()
+    };
+    assert_eq!(settled(1), 1, "no half-made segment");
     ffs.enospc_on_new_files(false);
     let _ = log.append(vec![payload(21)]).unwrap();
     log.sync().unwrap();
-    assert_eq!(
-        segment_files(tmp.path()).len(),
-        2,
-        "rolled once space is back"
-    );
+    assert_eq!(settled(2), 2, "rolled once space is back");
     for i in 22..=30 {
         let _ = log.append(vec![payload(i)]).unwrap();
     }
