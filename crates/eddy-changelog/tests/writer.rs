@@ -306,16 +306,17 @@ fn periodic_durability_syncs_when_idle() {
 fn an_append_committed_by_its_own_thread_still_gets_the_periodic_fsync() {
     let tmp = tempfile::tempdir().unwrap();
     let ffs = FaultFs::new();
-    let opts = fault_opts(&ffs).durability(Durability::Periodic(Duration::from_millis(300)));
+    let opts = fault_opts(&ffs).durability(Durability::Periodic(Duration::from_secs(1)));
     let (log, _) = open(tmp.path(), opts);
     // The writer thread goes idle (no deadline: nothing is unsynced), so
     // the append below is committed by this thread, which has to wake the
-    // writer thread's timer for the fsync that is now owed.
+    // writer thread's timer for the fsync that is now owed. (A stall of
+    // more than a second before the append would sync it at once.)
     std::thread::sleep(Duration::from_millis(50));
     let base = ffs.sync_data_calls();
     let _ = log.append(vec![payload(1)]).unwrap();
     assert_eq!(ffs.sync_data_calls() - base, 0, "not synced at once");
-    std::thread::sleep(Duration::from_millis(900));
+    std::thread::sleep(Duration::from_millis(2500));
     assert_eq!(ffs.sync_data_calls() - base, 1, "synced by the timer");
 }
 
