@@ -203,7 +203,8 @@ impl Store {
     /// after-image, or removed if there is none; so applying is idempotent.
     /// Every key is encoded before anything is written, so a malformed
     /// change fails the call without writing; the writes of each table go
-    /// in one sled batch, or, for a table with secondary indexes, in one
+    /// in one sled batch (a table's lone write is a plain insert or
+    /// remove), or, for a table with secondary indexes, in one
     /// sled transaction that also moves the items' index entries (see
     /// [`add_global_index`](Store::add_global_index) and the `index`
     /// module). Nothing is flushed.
@@ -236,6 +237,17 @@ impl Store {
             };
             if !entry.indexes.is_empty() {
                 index::apply_indexed(entry, &writes)?;
+                continue;
+            }
+            if let [(key, after)] = writes.as_slice() {
+                // A lone write needs no batch: sled seals and writes its
+                // current I/O buffer before and after every batch (to pin
+                // the batch's place in its log), which made each put cost
+                // two buffer writes on sled's I/O threads.
+                match after {
+                    Some(item) => entry.tree.insert(key.as_slice(), encode_item(item))?,
+                    None => entry.tree.remove(key.as_slice())?,
+                };
                 continue;
             }
             let mut batch = sled::Batch::default();
