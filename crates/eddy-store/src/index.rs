@@ -59,7 +59,7 @@ const BACKFILL_CHUNK: usize = 256;
 
 /// One change to one table: the encoded item key and the after-image
 /// (`None` to delete).
-pub(crate) type Write<'a> = (Vec<u8>, Option<&'a Item>);
+pub(crate) type Write<'a> = (&'a [u8], Option<&'a Item>);
 
 /// A maintained index: its definition and its open tree.
 pub(crate) struct IndexTree {
@@ -139,8 +139,8 @@ pub(crate) fn apply_indexed(entry: &Entry, changes: &[Write<'_>]) -> Result<()> 
                     }
                 }
                 match after {
-                    Some(item) => items.insert(key.as_slice(), encode_item(item))?,
-                    None => items.remove(key.as_slice())?,
+                    Some(item) => items.insert(*key, encode_item(item))?,
+                    None => items.remove(*key)?,
                 };
             }
             Ok(())

@@ -112,6 +112,21 @@ pub struct Apply<'a> {
     pub after: Option<&'a Item>,
 }
 
+/// A committed change whose key is already encoded, for
+/// [`Store::apply_encoded`]: the write path encodes each key once (to lock
+/// it) and hands the bytes on rather than encoding them again.
+#[derive(Debug, Clone, Copy)]
+pub struct EncodedApply<'a> {
+    /// The id of the table the change was logged for.
+    pub table_id: u64,
+    /// The item's key, as the table's
+    /// [`KeySchema::encode_key`](eddy_model::KeySchema::encode_key) encodes
+    /// it.
+    pub key: &'a [u8],
+    /// The item after the change, or `None` if it was deleted.
+    pub after: Option<&'a Item>,
+}
+
 /// The table store. Cheap to clone (an `Arc` inside); `Send + Sync`.
 #[derive(Clone)]
 pub struct Store {
@@ -178,6 +193,18 @@ impl Store {
         }
     }
 
+    /// Reads one item by its key as the table's
+    /// [`KeySchema::encode_key`](eddy_model::KeySchema::encode_key) encodes
+    /// it (the write path has it already, having locked it).
+    pub fn get_by_encoded_key(&self, table: &TableDef, key: &[u8]) -> Result<Option<Item>> {
+        let tables = self.inner.tables.read();
+        let entry = tables.entry(table)?;
+        match entry.tree.get(key)? {
+            Some(v) => Ok(Some(decode_stored_item(key, &v)?)),
+            None => Ok(None),
+        }
+    }
+
     /// Reads several items of one table by key, in the order of `keys`.
     pub fn get_many(&self, table: &TableDef, keys: &[Item]) -> Result<Vec<Option<Item>>> {
         let tables = self.inner.tables.read();
@@ -209,55 +236,63 @@ impl Store {
     /// [`add_global_index`](Store::add_global_index) and the `index`
     /// module). Nothing is flushed.
     pub fn apply(&self, changes: &[Apply<'_>]) -> Result<usize> {
+        let mut encoded = Vec::with_capacity(changes.len());
+        {
+            let tables = self.inner.tables.read();
+            for change in changes {
+                let Some(entry) = tables.by_id.get(&change.table_id) else {
+                    tracing::trace!(
+                        table_id = change.table_id,
+                        "skipping change for deleted table"
+                    );
+                    continue;
+                };
+                let key = entry
+                    .def
+                    .key_schema
+                    .encode_key(change.keys)
+                    .map_err(|e| Error::Validation(e.to_string()))?;
+                encoded.push((change.table_id, key, change.after));
+            }
+        }
+        let applies: Vec<EncodedApply<'_>> = encoded
+            .iter()
+            .map(|(table_id, key, after)| EncodedApply {
+                table_id: *table_id,
+                key,
+                after: *after,
+            })
+            .collect();
+        self.apply_encoded(&applies)
+    }
+
+    /// [`Store::apply`] for changes whose keys are already encoded. Returns
+    /// how many were applied (changes of deleted tables are skipped).
+    pub fn apply_encoded(&self, changes: &[EncodedApply<'_>]) -> Result<usize> {
         let tables = self.inner.tables.read();
+        if let [change] = changes {
+            // The common case, one put or delete, without the grouping.
+            let Some(entry) = tables.by_id.get(&change.table_id) else {
+                return Ok(0);
+            };
+            apply_table(entry, &[(change.key, change.after)])?;
+            return Ok(1);
+        }
         let mut per_table: HashMap<u64, Vec<index::Write<'_>>> = HashMap::new();
         let mut applied = 0;
         for change in changes {
-            let Some(entry) = tables.by_id.get(&change.table_id) else {
-                tracing::trace!(
-                    table_id = change.table_id,
-                    "skipping change for deleted table"
-                );
-                continue;
-            };
-            let key = entry
-                .def
-                .key_schema
-                .encode_key(change.keys)
-                .map_err(|e| Error::Validation(e.to_string()))?;
-            per_table
-                .entry(change.table_id)
-                .or_default()
-                .push((key, change.after));
-            applied += 1;
+            if tables.by_id.contains_key(&change.table_id) {
+                per_table
+                    .entry(change.table_id)
+                    .or_default()
+                    .push((change.key, change.after));
+                applied += 1;
+            }
         }
         for (id, writes) in per_table {
-            let Some(entry) = tables.by_id.get(&id) else {
-                continue;
-            };
-            if !entry.indexes.is_empty() {
-                index::apply_indexed(entry, &writes)?;
-                continue;
+            if let Some(entry) = tables.by_id.get(&id) {
+                apply_table(entry, &writes)?;
             }
-            if let [(key, after)] = writes.as_slice() {
-                // A lone write needs no batch: sled seals and writes its
-                // current I/O buffer before and after every batch (to pin
-                // the batch's place in its log), which made each put cost
-                // two buffer writes on sled's I/O threads.
-                match after {
-                    Some(item) => entry.tree.insert(key.as_slice(), encode_item(item))?,
-                    None => entry.tree.remove(key.as_slice())?,
-                };
-                continue;
-            }
-            let mut batch = sled::Batch::default();
-            for (key, after) in writes {
-                match after {
-                    Some(item) => batch.insert(key, encode_item(item)),
-                    None => batch.remove(key),
-                }
-            }
-            entry.tree.apply_batch(batch)?;
         }
         Ok(applied)
     }
@@ -330,6 +365,33 @@ impl Store {
 }
 
 /// Validates a key given by a caller and encodes it.
+/// Applies one table's writes, in order.
+fn apply_table(entry: &catalog::Entry, writes: &[index::Write<'_>]) -> Result<()> {
+    if !entry.indexes.is_empty() {
+        return index::apply_indexed(entry, writes);
+    }
+    if let [(key, after)] = writes {
+        // A lone write needs no batch: sled seals and writes its current
+        // I/O buffer before and after every batch (to pin the batch's place
+        // in its log), which made each put cost two buffer writes on sled's
+        // I/O threads.
+        match after {
+            Some(item) => entry.tree.insert(*key, encode_item(item))?,
+            None => entry.tree.remove(*key)?,
+        };
+        return Ok(());
+    }
+    let mut batch = sled::Batch::default();
+    for (key, after) in writes {
+        match after {
+            Some(item) => batch.insert(*key, encode_item(item)),
+            None => batch.remove(*key),
+        }
+    }
+    entry.tree.apply_batch(batch)?;
+    Ok(())
+}
+
 fn encode_valid_key(table: &TableDef, key: &Item) -> Result<Vec<u8>> {
     let schema = &table.key_schema;
     schema

@@ -26,7 +26,9 @@ use std::sync::atomic::Ordering;
 use eddy_model::{codec, Change, ChangeOrigin, Item, TableDef};
 use parking_lot::MutexGuard;
 
-use crate::db::{apply_all, Inner};
+use eddy_store::EncodedApply;
+
+use crate::db::Inner;
 use crate::error::{Error, Result};
 
 /// A function from the current item (if any) to the new item (`None`
@@ -83,11 +85,14 @@ impl Inner {
                 .zip(encoded.iter().map(Vec::as_slice)),
         );
 
-        let mut written = Vec::with_capacity(ops.len());
+        // `written[i]` is `None` while op i's images live in `changes` (they
+        // move back once applied), so no image is ever cloned.
+        let mut written: Vec<Option<Written>> = Vec::with_capacity(ops.len());
         let mut changes = Vec::new();
+        let mut changed_keys: Vec<&[u8]> = Vec::new();
         let mut reasons: Vec<Option<Error>> = Vec::new();
-        for op in ops {
-            let old = self.store.get(&op.table, &op.key)?;
+        for (op, key) in ops.into_iter().zip(&encoded) {
+            let old = self.store.get_by_encoded_key(&op.table, key)?;
             let new = (op.mutation)(old.as_ref()).and_then(|new| {
                 if let Some(new) = &new {
                     op.table.key_schema.validate_item(new)?;
@@ -106,17 +111,20 @@ impl Inner {
                     continue;
                 }
             };
-            if old != new {
+            if old == new {
+                written.push(Some(Written { old, new }));
+            } else {
                 changes.push(Change {
                     table_id: op.table.id,
-                    table: op.table.name.clone(),
+                    table: op.table.name,
                     keys: op.key,
-                    old_image: old.clone(),
-                    new_image: new.clone(),
+                    old_image: old,
+                    new_image: new,
                     origin,
                 });
+                changed_keys.push(key);
+                written.push(None);
             }
-            written.push(Written { old, new });
         }
         if reasons.iter().any(Option::is_some) {
             return Err(Error::TransactionCanceled {
@@ -127,9 +135,30 @@ impl Inner {
             });
         }
         self.writes.fetch_add(1, Ordering::Relaxed);
-        if changes.is_empty() {
-            return Ok(written);
+        if !changes.is_empty() {
+            self.commit(&changes, &changed_keys)?;
         }
+        let mut applied = changes.into_iter();
+        Ok(written
+            .into_iter()
+            .map(|w| {
+                w.or_else(|| {
+                    applied.next().map(|c| Written {
+                        old: c.old_image,
+                        new: c.new_image,
+                    })
+                })
+                .unwrap_or(Written {
+                    old: None,
+                    new: None,
+                })
+            })
+            .collect())
+    }
+
+    /// Logs `changes` as one group, then applies them to the store under
+    /// their (already encoded) keys.
+    fn commit(&self, changes: &[Change], keys: &[&[u8]]) -> Result<()> {
         let payloads = changes.iter().map(codec::encode_change).collect();
         let committed = self.log.append(payloads).inspect_err(|e| {
             if matches!(e, eddy_changelog::Error::Poisoned(_)) {
@@ -139,14 +168,23 @@ impl Inner {
         // The changes are durable; the store must now reflect them before
         // the stripes are released. If it cannot, reads would miss
         // acknowledged data: stop writing and let recovery fix the store.
-        if let Err(e) = apply_all(&self.store, &changes) {
+        let applies: Vec<EncodedApply<'_>> = changes
+            .iter()
+            .zip(keys)
+            .map(|(c, key)| EncodedApply {
+                table_id: c.table_id,
+                key,
+                after: c.new_image.as_ref(),
+            })
+            .collect();
+        if let Err(e) = self.store.apply_encoded(&applies) {
             self.poison(format!("applying logged changes to the store failed: {e}"));
-            return Err(e);
+            return Err(e.into());
         }
         drop(committed);
         self.changes
             .fetch_add(changes.len() as u64, Ordering::Relaxed);
-        Ok(written)
+        Ok(())
     }
 
     /// Locks the stripes of the given (table id, encoded key) pairs in
