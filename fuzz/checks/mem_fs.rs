@@ -106,6 +106,26 @@ impl LogFile for MemFile {
         Ok(())
     }
 
+    fn write_all_at(&mut self, buf: &[u8], offset: u64) -> io::Result<()> {
+        if !self.writable {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "file opened read-only",
+            ));
+        }
+        let start = usize::try_from(offset)
+            .ok()
+            .filter(|&o| o.saturating_add(buf.len()) <= 1 << 30)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "offset too large"))?;
+        let mut data = lock(&self.inode);
+        let end = start + buf.len();
+        if data.len() < end {
+            data.resize(end, 0);
+        }
+        data[start..end].copy_from_slice(buf);
+        Ok(())
+    }
+
     fn sync_data(&mut self) -> io::Result<()> {
         Ok(())
     }

@@ -81,7 +81,8 @@ use std::time::Instant;
 pub struct LogStats {
     /// Retained segment files.
     pub segments: usize,
-    /// Total bytes of the retained segment files.
+    /// Total bytes of the retained segments up to their last frame (the
+    /// zeros the writer keeps ahead of the log's end are not counted).
     pub bytes_on_disk: u64,
     /// Acknowledged `append` calls (append groups).
     pub appends: u64,
@@ -147,6 +148,7 @@ impl ChangeLog {
             file: rec.active,
             path: active_path,
             file_len: active_len,
+            zeroed_end: active_len,
             next_lsn: rec.next_lsn,
             last_micros: rec.last_micros,
             durability: options.durability,

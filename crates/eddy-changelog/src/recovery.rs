@@ -12,7 +12,11 @@
 //!   extended by the crash but whose data pages never reached the disk).
 //!
 //! Such a tail is truncated (and fsynced) at the bad frame's start and
-//! reported in [`RecoveryReport::torn_tail`]. Because a group is one frame,
+//! reported in [`RecoveryReport::torn_tail`]. Zeros alone after the last
+//! frame are the space the writer fills ahead of the log's end (see
+//! [`crate::writer`]): they are cut off the same way but not reported as a
+//! torn tail, since they hold no byte of any frame (a write whose data pages
+//! never reached the disk looks the same, and was never acknowledged). Because a group is one frame,
 //! this drops whole groups only — and never an acknowledged `Sync` group,
 //! since its frame was complete and fsynced before acknowledgement.
 //!
@@ -219,11 +223,21 @@ pub(crate) fn recover(fs: &dyn LogFs, dir: &Path) -> Result<Recovered> {
                 }
                 CursorItem::Eof => break,
                 CursorItem::Bad { offset, decoded } => {
-                    let (reason, torn) =
-                        classify(cursor.file_mut(), &path, offset, file_len, &decoded)?;
-                    if !is_last || !torn {
-                        return Err(Error::corruption(&path, offset, reason));
-                    }
+                    // Zeros from the last frame to the end: the space the
+                    // writer fills ahead of the log (see `crate::writer`),
+                    // nothing written into it. Cut off, not a torn tail.
+                    let zeros_ahead =
+                        is_last && all_zero(cursor.file_mut(), offset, file_len, &path)?;
+                    let reason = if zeros_ahead {
+                        String::new()
+                    } else {
+                        let (reason, torn) =
+                            classify(cursor.file_mut(), &path, offset, file_len, &decoded)?;
+                        if !is_last || !torn {
+                            return Err(Error::corruption(&path, offset, reason));
+                        }
+                        reason
+                    };
                     drop(cursor);
                     let mut w = fs
                         .open_append(&path)
@@ -232,13 +246,18 @@ pub(crate) fn recover(fs: &dyn LogFs, dir: &Path) -> Result<Recovered> {
                         .map_err(io_err("truncating segment", &path))?;
                     w.sync_data().map_err(io_err("syncing segment", &path))?;
                     let discarded = file_len - offset;
-                    tracing::warn!(segment = %path.display(), offset, discarded_bytes = discarded, %reason,
-                        "change log recovery truncated a torn tail");
-                    torn_tail = Some(TornTail {
-                        segment: path.clone(),
-                        offset,
-                        discarded_bytes: discarded,
-                    });
+                    if zeros_ahead {
+                        tracing::debug!(segment = %path.display(), offset, bytes = discarded,
+                            "change log recovery cut the zeros after the last frame");
+                    } else {
+                        tracing::warn!(segment = %path.display(), offset, discarded_bytes = discarded, %reason,
+                            "change log recovery truncated a torn tail");
+                        torn_tail = Some(TornTail {
+                            segment: path.clone(),
+                            offset,
+                            discarded_bytes: discarded,
+                        });
+                    }
                     seg_len = offset;
                     break;
                 }

@@ -86,11 +86,15 @@ fn reopen_continues_lsns_and_micros() {
 fn torn_tail_at_every_offset_of_the_last_frame() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
+    // Lengths are read after closes: an open log's segment runs on with the
+    // zeros its writer fills ahead.
     let (start, full) = {
         let (log, _) = open(&src, LogOptions::default());
         append_groups(&log, &[1, 2], 1);
+        log.close().unwrap();
         let seg = &segment_files(&src)[0];
         let start = file_len(seg);
+        let (log, _) = open(&src, LogOptions::default());
         append_groups(&log, &[3], 4);
         log.close().unwrap();
         (start, file_len(seg))
@@ -132,8 +136,11 @@ fn torn_tail_at_every_offset_of_the_last_frame() {
     }
 }
 
+/// Zeros after the last frame (the space the writer fills ahead, or a
+/// write whose pages never reached the disk) are cut off without being
+/// reported as a torn tail.
 #[test]
-fn zero_filled_tail_is_torn() {
+fn zero_filled_tail_is_cut_but_not_torn() {
     let tmp = tempfile::tempdir().unwrap();
     {
         let (log, _) = open(tmp.path(), LogOptions::default());
@@ -148,8 +155,7 @@ fn zero_filled_tail_is_torn() {
         .write_all(&[0u8; 100])
         .unwrap();
     let (log, rep) = open(tmp.path(), LogOptions::default());
-    let t = rep.torn_tail.unwrap();
-    assert_eq!((t.offset, t.discarded_bytes), (len, 100));
+    assert_eq!(rep.torn_tail, None);
     assert_eq!(rep.last_lsn, 3);
     assert_eq!(file_len(&seg), len);
     assert_eq!(read_all(&log, 1).len(), 3);
@@ -332,4 +338,57 @@ fn torn_header_of_last_segment_is_a_torn_tail() {
     let (_log, rep) = open(tmp.path(), LogOptions::default());
     assert!(rep.torn_tail.is_none());
     assert_eq!(rep.last_lsn, 5);
+}
+
+fn file_lens(dir: &Path) -> Vec<u64> {
+    segment_files(dir).iter().map(|p| file_len(p)).collect()
+}
+
+/// The writer fills the active segment with zeros ahead of the log's end and
+/// writes into them; sealed segments and a cleanly closed one end at their
+/// last frame; a copy taken while the log is open (as a crash leaves it)
+/// opens with every record, no torn tail, and the zeros cut off.
+#[test]
+fn zeros_filled_ahead_are_cut_at_roll_close_and_recovery() {
+    let tmp = tempfile::tempdir().unwrap();
+    let live = tmp.path().join("live");
+    let (log, _) = open(&live, LogOptions::default().segment_size(4096));
+    for i in 1..=40 {
+        let _ = log.append(vec![payload(i), vec![b'x'; 300]]).unwrap();
+    }
+    let lens = file_lens(&live);
+    assert!(lens.len() >= 3, "{lens:?}");
+    let (sealed, active) = lens.split_at(lens.len() - 1);
+    assert!(
+        sealed.iter().all(|&l| l < 8192),
+        "sealed segments end at their last frame: {sealed:?}"
+    );
+    assert!(
+        active[0] > log.stats().bytes_on_disk,
+        "the active segment runs on with zeros: {lens:?}, log {} bytes",
+        log.stats().bytes_on_disk
+    );
+
+    let crashed = tmp.path().join("crashed");
+    copy_dir(&live, &crashed);
+    let (copy, rep) = open(&crashed, LogOptions::default());
+    assert_eq!(rep.torn_tail, None);
+    assert_eq!(rep.last_lsn, 80);
+    let recs = read_all(&copy, 1);
+    assert_eq!(recs.len(), 80);
+    assert_eq!(recs[78].payload, payload(40));
+    assert_eq!(
+        file_lens(&crashed).iter().sum::<u64>(),
+        copy.stats().bytes_on_disk,
+        "recovery cut the zeros"
+    );
+    let _ = copy.append(vec![payload(41)]).unwrap();
+    copy.close().unwrap();
+
+    log.close().unwrap();
+    let on_disk: u64 = file_lens(&live).iter().sum();
+    let (log, rep) = open(&live, LogOptions::default());
+    assert_eq!(rep.torn_tail, None);
+    assert_eq!(on_disk, log.stats().bytes_on_disk, "close cut the zeros");
+    assert_eq!(read_all(&log, 1).len(), 80);
 }

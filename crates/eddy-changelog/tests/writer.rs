@@ -173,10 +173,8 @@ fn a_short_write_is_cut_back_and_the_log_goes_on() {
     for i in 1..=3 {
         let _ = log.append(vec![payload(i)]).unwrap();
     }
-    let len_before = segment_files(tmp.path())
-        .iter()
-        .map(|p| std::fs::metadata(p).unwrap().len())
-        .sum::<u64>();
+    // The log's end (the file runs on with the zeros filled ahead).
+    let len_before = log.stats().bytes_on_disk;
     ffs.short_write_next(13);
     assert!(matches!(
         log.append(vec![b"partial".to_vec()]),
@@ -186,7 +184,10 @@ fn a_short_write_is_cut_back_and_the_log_goes_on() {
         .iter()
         .map(|p| std::fs::metadata(p).unwrap().len())
         .sum::<u64>();
-    assert_eq!(len_after, len_before, "the 13 bytes were cut");
+    assert_eq!(
+        len_after, len_before,
+        "the 13 bytes were cut (with the zeros after them)"
+    );
     assert_eq!(log.append(vec![payload(4)]).unwrap().first_lsn, 4);
     drop(log);
     let (log, rep) = open(tmp.path(), LogOptions::default());
@@ -203,6 +204,7 @@ fn a_short_write_that_cannot_be_undone_poisons_and_recovery_drops_it() {
     for i in 1..=3 {
         let _ = log.append(vec![payload(i)]).unwrap();
     }
+    let end = log.stats().bytes_on_disk;
     ffs.short_write_next(13);
     ffs.fail_set_len(true);
     match log.append(vec![b"partial".to_vec()]) {
@@ -217,7 +219,15 @@ fn a_short_write_that_cannot_be_undone_poisons_and_recovery_drops_it() {
     drop(log);
     let (log, rep) = open(tmp.path(), LogOptions::default());
     assert_eq!(rep.last_lsn, 3);
-    assert_eq!(rep.torn_tail.unwrap().discarded_bytes, 13);
+    // The 13 bytes and the zeros filled ahead after them.
+    let torn = rep.torn_tail.unwrap();
+    assert_eq!(torn.offset, end);
+    assert!(torn.discarded_bytes >= 13, "{torn:?}");
+    assert_eq!(
+        std::fs::metadata(&torn.segment).unwrap().len(),
+        end,
+        "cut at the last frame"
+    );
     assert_eq!(read_all(&log, 1).len(), 3);
 }
 

@@ -12,7 +12,7 @@
 //! fault-injecting or instrumented implementation is easy to write.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// Directory-level operations the log needs.
@@ -21,11 +21,12 @@ pub trait LogFs: Send + Sync + 'static {
     fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
     /// List the full paths of the entries directly inside `dir`.
     fn list_dir(&self, dir: &Path) -> io::Result<Vec<PathBuf>>;
-    /// Create a new file (failing if it exists), opened for appending writes
-    /// and reads.
+    /// Create a new file (failing if it exists), opened for writes (at the
+    /// end, or at an offset) and reads.
     fn create_new(&self, path: &Path) -> io::Result<Box<dyn LogFile>>;
-    /// Open an existing file for appending writes (every write goes to the
-    /// current end of file), `set_len` and reads.
+    /// Open an existing file for writes ([`LogFile::write_all`] goes to the
+    /// current end of file, [`LogFile::write_all_at`] where it is told),
+    /// `set_len` and reads.
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn LogFile>>;
     /// Open an existing file read-only.
     fn open_read(&self, path: &Path) -> io::Result<Box<dyn LogFile>>;
@@ -43,6 +44,10 @@ pub trait LogFs: Send + Sync + 'static {
 pub trait LogFile: Send {
     /// Write all of `buf` at the end of the file.
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()>;
+    /// Write all of `buf` at `offset`, overwriting what is there and
+    /// extending the file if it ends sooner. The change log uses it to write
+    /// into space it has filled with zeros ahead of time.
+    fn write_all_at(&mut self, buf: &[u8], offset: u64) -> io::Result<()>;
     /// Make written data durable (`fdatasync`).
     fn sync_data(&mut self) -> io::Result<()>;
     /// Current file length in bytes.
@@ -62,7 +67,15 @@ struct StdFile(File);
 
 impl LogFile for StdFile {
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        // Files are not opened with O_APPEND: on Linux that would make
+        // `write_all_at` append too. One writer per file, so seeking to the
+        // end first is the same.
+        self.0.seek(SeekFrom::End(0))?;
         self.0.write_all(buf)
+    }
+
+    fn write_all_at(&mut self, buf: &[u8], offset: u64) -> io::Result<()> {
+        std::os::unix::fs::FileExt::write_all_at(&self.0, buf, offset)
     }
 
     fn sync_data(&mut self) -> io::Result<()> {
@@ -78,9 +91,8 @@ impl LogFile for StdFile {
     }
 
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.seek(SeekFrom::Start(offset))?;
         loop {
-            match self.0.read(buf) {
+            match std::os::unix::fs::FileExt::read_at(&self.0, buf, offset) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 other => return other,
             }
@@ -104,14 +116,14 @@ impl LogFs for StdFs {
     fn create_new(&self, path: &Path) -> io::Result<Box<dyn LogFile>> {
         let f = OpenOptions::new()
             .read(true)
-            .append(true)
+            .write(true)
             .create_new(true)
             .open(path)?;
         Ok(Box::new(StdFile(f)))
     }
 
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn LogFile>> {
-        let f = OpenOptions::new().read(true).append(true).open(path)?;
+        let f = OpenOptions::new().read(true).write(true).open(path)?;
         Ok(Box::new(StdFile(f)))
     }
 
@@ -271,18 +283,11 @@ pub mod fault {
 
     impl LogFile for FaultFile {
         fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-            self.state.write_calls.fetch_add(1, Ordering::SeqCst);
-            if self.state.enospc.load(Ordering::SeqCst)
-                || (self.new && self.state.enospc_new_files.load(Ordering::SeqCst))
-            {
-                return Err(io::Error::from_raw_os_error(ENOSPC));
-            }
-            if let Some(k) = self.state.short_write.lock().take() {
-                let k = k.min(buf.len());
-                self.inner.write_all(&buf[..k])?;
-                return Err(io::Error::from_raw_os_error(EIO));
-            }
-            self.inner.write_all(buf)
+            self.write_faulty(buf, None)
+        }
+
+        fn write_all_at(&mut self, buf: &[u8], offset: u64) -> io::Result<()> {
+            self.write_faulty(buf, Some(offset))
         }
 
         fn sync_data(&mut self) -> io::Result<()> {
@@ -314,6 +319,32 @@ pub mod fault {
 
         fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
             self.inner.read_at(offset, buf)
+        }
+    }
+
+    impl FaultFile {
+        /// A write at the end (`None`) or at an offset, with the faults
+        /// that are switched on.
+        fn write_faulty(&mut self, buf: &[u8], offset: Option<u64>) -> io::Result<()> {
+            self.state.write_calls.fetch_add(1, Ordering::SeqCst);
+            if self.state.enospc.load(Ordering::SeqCst)
+                || (self.new && self.state.enospc_new_files.load(Ordering::SeqCst))
+            {
+                return Err(io::Error::from_raw_os_error(ENOSPC));
+            }
+            let short = self.state.short_write.lock().take();
+            let (written, result) = match short {
+                Some(k) => (
+                    &buf[..k.min(buf.len())],
+                    Err(io::Error::from_raw_os_error(EIO)),
+                ),
+                None => (buf, Ok(())),
+            };
+            match offset {
+                Some(offset) => self.inner.write_all_at(written, offset)?,
+                None => self.inner.write_all(written)?,
+            }
+            result
         }
     }
 
