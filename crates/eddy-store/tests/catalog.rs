@@ -5,7 +5,7 @@ mod common;
 
 use common::{item, open, put, sorted_table, store};
 use eddy_model::{Item, KeySchema, KeyType};
-use eddy_store::{Apply, Error, Scan, Store, StoreOptions, TableStats};
+use eddy_store::{Apply, EncodedApply, Error, Scan, Store, StoreOptions, TableStats};
 
 #[test]
 fn create_describe_delete() {
@@ -291,4 +291,75 @@ fn state_records_persist_after_flush() {
         entries,
         vec![("destination/1".to_string(), b"one".to_vec())]
     );
+}
+
+/// `apply_encoded` (the write path's apply, keys encoded by the caller):
+/// a lone put and a lone delete, a group, and a change of a deleted table,
+/// which is skipped and not counted; reads by encoded key see the same.
+#[test]
+fn apply_encoded_writes_lone_changes_and_groups_and_skips_deleted_tables() {
+    let (_dir, store) = store();
+    let table = sorted_table(&store, "events", KeyType::N);
+    let gone = sorted_table(&store, "gone", KeyType::N);
+    store.delete_table("gone").unwrap();
+    let key_of = |sk: i64| Item::new().with("pk", "p").with("sk", sk);
+    let encoded = |sk: i64| table.key_schema.encode_key(&key_of(sk)).unwrap();
+    let one = item("p", 1);
+
+    let k1 = encoded(1);
+    let lone = [EncodedApply {
+        table_id: table.id,
+        key: &k1,
+        after: Some(&one),
+    }];
+    assert_eq!(store.apply_encoded(&lone).unwrap(), 1);
+    assert_eq!(store.get(&table, &key_of(1)).unwrap(), Some(one.clone()));
+    assert_eq!(
+        store.get_by_encoded_key(&table, &k1).unwrap(),
+        Some(one.clone())
+    );
+
+    let (k2, k3) = (encoded(2), encoded(3));
+    let (two, three) = (item("p", 2), item("p", 3));
+    let group = [
+        EncodedApply {
+            table_id: table.id,
+            key: &k2,
+            after: Some(&two),
+        },
+        EncodedApply {
+            table_id: gone.id,
+            key: &k2,
+            after: Some(&two),
+        },
+        EncodedApply {
+            table_id: table.id,
+            key: &k3,
+            after: Some(&three),
+        },
+        EncodedApply {
+            table_id: table.id,
+            key: &k1,
+            after: None,
+        },
+    ];
+    assert_eq!(store.apply_encoded(&group).unwrap(), 3);
+    assert_eq!(store.get(&table, &key_of(1)).unwrap(), None);
+    assert_eq!(store.get(&table, &key_of(2)).unwrap(), Some(two));
+    assert_eq!(store.get(&table, &key_of(3)).unwrap(), Some(three));
+
+    let lone_delete = [EncodedApply {
+        table_id: table.id,
+        key: &k3,
+        after: None,
+    }];
+    assert_eq!(store.apply_encoded(&lone_delete).unwrap(), 1);
+    assert_eq!(store.get_by_encoded_key(&table, &k3).unwrap(), None);
+    let lone_gone = [EncodedApply {
+        table_id: gone.id,
+        key: &k3,
+        after: Some(&one),
+    }];
+    assert_eq!(store.apply_encoded(&lone_gone).unwrap(), 0);
+    assert_eq!(store.table_stats("events").unwrap().item_count, 1);
 }
