@@ -33,7 +33,9 @@
 //!
 //! Zeros ahead. Appending to a file makes every `fdatasync` also journal the
 //! file's new size, which on ext4 costs about half as much again as the data
-//! write itself. So the writer fills the active segment with zeros up to
+//! write itself. So under [`Durability::Sync`] (the other modes fsync
+//! rarely, and would only write every byte twice) the writer fills the
+//! active segment with zeros up to
 //! [`PREALLOCATE_BYTES`] past its end ahead of time (one write, made durable
 //! by the next group's fsync) and writes groups into that space at their
 //! offsets; only one fsync per such chunk changes the file's size. A sealed
@@ -234,7 +236,7 @@ impl Writer {
             lsn += payloads.len() as u64;
         }
         let end = self.file_len + self.buf.len() as u64;
-        if end > self.zeroed_end {
+        if self.durability == Durability::Sync && end > self.zeroed_end {
             self.zero_ahead(end);
         }
         if let Err(e) = self.file.write_all_at(&self.buf, self.file_len) {

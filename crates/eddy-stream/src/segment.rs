@@ -298,7 +298,12 @@ pub(crate) fn scan_segment(
         if !torn {
             return Err(corrupt(path, pos, "invalid record frame"));
         }
-        tracing::warn!(path = %path.display(), offset = pos, discarded = file_len - pos, "truncating torn tail");
+        if zeros_to_eof(&mut r, path, pos, file_len)? {
+            // The zeros the writer fills ahead (`crate::shard_log`).
+            tracing::debug!(path = %path.display(), offset = pos, bytes = file_len - pos, "cutting the zeros after the last record");
+        } else {
+            tracing::warn!(path = %path.display(), offset = pos, discarded = file_len - pos, "truncating torn tail");
+        }
         drop(r);
         let mut f = fs.open_append(path).map_err(io_ctx("opening", path))?;
         f.set_len(pos).map_err(io_ctx("truncating", path))?;

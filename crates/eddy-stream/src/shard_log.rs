@@ -7,6 +7,15 @@
 //! segments (updated only after a successful `fsync`), so they never see an
 //! unacknowledged record.
 //!
+//! Zeros ahead: as the change log does, the writer fills the active segment
+//! with zeros up to [`PREALLOCATE_BYTES`] past its end and writes records
+//! into that space at their offsets, so each append's `fsync` flushes data
+//! without also journaling a new file size. A segment is cut back to its
+//! last record before the next one is created and when the shard closes;
+//! after a crash the open-time scan cuts the zeros of the newest segment
+//! (see [`crate::segment`]). Readers never see the zeros: they read up to
+//! the durable length in the [`View`].
+//!
 //! Failure policy: if a write or `fsync` fails, the segment is truncated back
 //! to its last durable length and that truncation is fsynced; the call fails
 //! and the shard stays usable (the same `seqIx` values are reused, since none
@@ -42,9 +51,14 @@ struct View {
     next_seq_ix: u64,
 }
 
+/// How far ahead of its end the active segment is filled with zeros.
+const PREALLOCATE_BYTES: u64 = 1 << 20;
+
 struct WriterState {
     active: Option<Box<dyn LogFile>>,
     active_len: u64,
+    /// The active file's length including the zeros ahead of `active_len`.
+    zeroed_end: u64,
     next_seq_ix: u64,
     last_arrival: u64,
     closed: bool,
@@ -157,6 +171,7 @@ impl ShardLog {
             writer: Mutex::new(WriterState {
                 active: None,
                 active_len,
+                zeroed_end: active_len,
                 next_seq_ix: next,
                 last_arrival,
                 closed,
@@ -263,8 +278,12 @@ impl ShardLog {
             assigned.push((seq_ix, arrival));
         }
         let old_len = w.active_len;
+        let end = old_len + buf.len() as u64;
+        if end > w.zeroed_end {
+            zero_ahead(&mut w, end);
+        }
         let res = match w.active.as_mut() {
-            Some(f) => f.write_all(&buf).and_then(|()| f.sync_data()),
+            Some(f) => f.write_all_at(&buf, old_len).and_then(|()| f.sync_data()),
             None => Err(std::io::Error::other("no active segment")),
         };
         if let Err(e) = res {
@@ -280,6 +299,7 @@ impl ShardLog {
                 .active
                 .as_mut()
                 .is_some_and(|f| f.set_len(old_len).and_then(|()| f.sync_data()).is_ok());
+            w.zeroed_end = old_len;
             if !repaired {
                 tracing::error!(error = %err, "shard writer poisoned");
                 w.poisoned = Some(err.to_string());
@@ -343,32 +363,49 @@ impl ShardLog {
                         .map_err(io_ctx("opening", &path))?;
                     w.active = Some(f);
                     w.active_len = len;
+                    w.zeroed_end = len;
                 }
                 Ok(())
             }
-            _ => {
-                let first = w.next_seq_ix;
-                let f = create_segment(self.fs.as_ref(), &self.dir, self.index, first)?;
-                w.active = Some(f);
-                w.active_len = HEADER_LEN;
-                self.view.write().segs.push(Scanned {
-                    path: crate::segment::segment_path(&self.dir, first),
-                    first,
-                    next: first,
-                    len: HEADER_LEN,
-                    oldest_millis: None,
-                    newest_millis: None,
-                    index: Vec::new(),
-                });
-                Ok(())
+            Some((path, _)) => {
+                // A sealed segment ends at its last record (only the newest
+                // may have zeros after it at open): cut before the next
+                // segment exists, or fail this append and retry.
+                cut_zeros(w).map_err(io_ctx("cutting the zeros ahead off", &path))?;
+                self.new_segment(w)
             }
+            None => self.new_segment(w),
         }
+    }
+
+    /// Creates the next segment and makes it the active one.
+    fn new_segment(&self, w: &mut WriterState) -> Result<()> {
+        let first = w.next_seq_ix;
+        let f = create_segment(self.fs.as_ref(), &self.dir, self.index, first)?;
+        w.active = Some(f);
+        w.active_len = HEADER_LEN;
+        w.zeroed_end = HEADER_LEN;
+        self.view.write().segs.push(Scanned {
+            path: crate::segment::segment_path(&self.dir, first),
+            first,
+            next: first,
+            len: HEADER_LEN,
+            oldest_millis: None,
+            newest_millis: None,
+            index: Vec::new(),
+        });
+        Ok(())
     }
 
     /// Close the shard to writes; returns one past the last assigned `seqIx`.
     pub fn close(&self) -> u64 {
         let mut w = self.writer.lock();
         w.closed = true;
+        if let Err(e) = cut_zeros(&mut w) {
+            // The open-time scan cuts them (a closed shard's last segment
+            // is scanned as the newest).
+            tracing::warn!(shard = self.index, error = %e, "could not cut the zeros ahead off a closed shard's segment");
+        }
         w.active = None;
         let next = w.next_seq_ix;
         drop(w);
@@ -530,6 +567,46 @@ impl ShardLog {
         self.live.bump();
         remove_dir_files(self.fs.as_ref(), &self.dir)
     }
+}
+
+impl Drop for ShardLog {
+    fn drop(&mut self) {
+        // A clean close leaves the segment ending at its last record; if
+        // this fails the next open's scan cuts the zeros.
+        if let Err(e) = cut_zeros(self.writer.get_mut()) {
+            tracing::warn!(shard = self.index, error = %e, "could not cut the zeros ahead off a shard's segment");
+        }
+    }
+}
+
+/// Fills the active segment with zeros from where they end to a multiple of
+/// [`PREALLOCATE_BYTES`] past `end`. Best effort: on failure (a full disk)
+/// the zeros are cut back and the records are simply appended.
+fn zero_ahead(w: &mut WriterState, end: u64) {
+    let from = w.zeroed_end.max(w.active_len);
+    let to = end.div_ceil(PREALLOCATE_BYTES) * PREALLOCATE_BYTES + PREALLOCATE_BYTES;
+    let Some(f) = w.active.as_mut() else { return };
+    match f.write_all_at(&vec![0u8; (to - from) as usize], from) {
+        Ok(()) => w.zeroed_end = to,
+        Err(e) => {
+            tracing::debug!(error = %e, "could not fill a stream segment ahead; appending");
+            if f.set_len(w.active_len).is_ok() {
+                w.zeroed_end = w.active_len;
+            }
+        }
+    }
+}
+
+/// Cuts the zeros ahead off the active segment, durably.
+fn cut_zeros(w: &mut WriterState) -> std::io::Result<()> {
+    if w.zeroed_end > w.active_len {
+        if let Some(f) = w.active.as_mut() {
+            f.set_len(w.active_len)?;
+            f.sync_data()?;
+        }
+        w.zeroed_end = w.active_len;
+    }
+    Ok(())
 }
 
 fn corrupt(path: &Path, offset: u64) -> Error {

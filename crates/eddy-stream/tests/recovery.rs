@@ -243,3 +243,76 @@ fn files_of_unknown_shards_and_streams_are_removed_at_open() {
     assert_eq!(recs.len(), 3);
     assert_eq!(recs[2].sequence_number, written[2].sequence_number);
 }
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn lens(files: &[PathBuf]) -> Vec<u64> {
+    files
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .collect()
+}
+
+/// The writer fills the active segment with zeros ahead; sealed segments
+/// end at their last record; a copy taken while the stream is open (as a
+/// crash leaves it) opens with every record and the zeros cut off; a clean
+/// close cuts them too.
+#[test]
+fn zeros_filled_ahead_are_cut_at_roll_close_and_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new();
+    let s = Streams::open(dir.path(), clock.options().segment_size(4096)).unwrap();
+    s.create_stream(
+        "s",
+        CreateStream {
+            shard_count: Some(1),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let written: Vec<PutRecordOutput> = (0..30u8)
+        .map(|i| {
+            s.put_record("s", PutRecord::new("k", vec![i; 500]))
+                .unwrap()
+        })
+        .collect();
+    let live = lens(&segs(dir.path()));
+    assert!(live.len() >= 3, "{live:?}");
+    let (sealed, active) = live.split_at(live.len() - 1);
+    assert!(sealed.iter().all(|&l| l < 8192), "{live:?}");
+    assert!(
+        active[0] >= 1 << 20,
+        "the active segment runs on with zeros: {live:?}"
+    );
+
+    let copy = tempfile::tempdir().unwrap();
+    copy_tree(dir.path(), copy.path());
+    let c = Streams::open(copy.path(), clock.options().segment_size(4096)).unwrap();
+    let recs = read_all_trim_horizon(&c, "s", SID);
+    assert_eq!(recs.len(), 30);
+    assert_eq!(recs[29].sequence_number, written[29].sequence_number);
+    assert!(
+        lens(&segs(copy.path())).iter().all(|&l| l < 8192),
+        "the open cut the zeros"
+    );
+    drop(c);
+
+    drop(s);
+    assert!(
+        lens(&segs(dir.path())).iter().all(|&l| l < 8192),
+        "a clean close cut the zeros"
+    );
+    let s = Streams::open(dir.path(), clock.options().segment_size(4096)).unwrap();
+    assert_eq!(read_all_trim_horizon(&s, "s", SID).len(), 30);
+}
