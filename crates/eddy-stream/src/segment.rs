@@ -192,6 +192,21 @@ pub(crate) struct Scanned {
     pub index: Vec<IndexEntry>,
 }
 
+impl Scanned {
+    /// A segment holding only its header, its first record to be `first`.
+    pub(crate) fn empty(path: PathBuf, first: u64) -> Scanned {
+        Scanned {
+            path,
+            first,
+            next: first,
+            len: HEADER_LEN,
+            oldest_millis: None,
+            newest_millis: None,
+            index: Vec::new(),
+        }
+    }
+}
+
 fn corrupt(path: &Path, offset: u64, reason: impl Into<String>) -> Error {
     Error::Corruption {
         path: path.to_path_buf(),
@@ -255,15 +270,7 @@ pub(crate) fn scan_segment(
     if version != VERSION || idx != shard_index || u64::from_le_bytes(fb) != first {
         return Err(corrupt(path, 0, "segment header does not match its shard"));
     }
-    let mut s = Scanned {
-        path: path.to_path_buf(),
-        first,
-        next: first,
-        len: HEADER_LEN,
-        oldest_millis: None,
-        newest_millis: None,
-        index: Vec::new(),
-    };
+    let mut s = Scanned::empty(path.to_path_buf(), first);
     let mut pos = HEADER_LEN;
     while pos < file_len {
         let torn = match step(&mut r, path, pos, file_len)? {

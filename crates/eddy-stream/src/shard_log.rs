@@ -385,15 +385,10 @@ impl ShardLog {
         w.active = Some(f);
         w.active_len = HEADER_LEN;
         w.zeroed_end = HEADER_LEN;
-        self.view.write().segs.push(Scanned {
-            path: crate::segment::segment_path(&self.dir, first),
+        self.view.write().segs.push(Scanned::empty(
+            crate::segment::segment_path(&self.dir, first),
             first,
-            next: first,
-            len: HEADER_LEN,
-            oldest_millis: None,
-            newest_millis: None,
-            index: Vec::new(),
-        });
+        ));
         Ok(())
     }
 

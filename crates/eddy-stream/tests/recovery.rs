@@ -22,7 +22,8 @@ fn segs(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-fn setup(dir: &Path, clock: &ManualClock, n: u8, seg: u64) -> Vec<PutRecordOutput> {
+/// Opens streams in `dir` with stream "s" of one shard.
+fn one_shard(dir: &Path, clock: &ManualClock, seg: u64) -> Streams {
     let s = Streams::open(dir, clock.options().segment_size(seg)).unwrap();
     s.create_stream(
         "s",
@@ -32,6 +33,11 @@ fn setup(dir: &Path, clock: &ManualClock, n: u8, seg: u64) -> Vec<PutRecordOutpu
         },
     )
     .unwrap();
+    s
+}
+
+fn setup(dir: &Path, clock: &ManualClock, n: u8, seg: u64) -> Vec<PutRecordOutput> {
+    let s = one_shard(dir, clock, seg);
     (0..n)
         .map(|i| {
             s.put_record("s", PutRecord::new("k", vec![i; 500]))
@@ -272,15 +278,7 @@ fn lens(files: &[PathBuf]) -> Vec<u64> {
 fn zeros_filled_ahead_are_cut_at_roll_close_and_open() {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new();
-    let s = Streams::open(dir.path(), clock.options().segment_size(4096)).unwrap();
-    s.create_stream(
-        "s",
-        CreateStream {
-            shard_count: Some(1),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let s = one_shard(dir.path(), &clock, 4096);
     let written: Vec<PutRecordOutput> = (0..30u8)
         .map(|i| {
             s.put_record("s", PutRecord::new("k", vec![i; 500]))
