@@ -20,6 +20,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
+use std::sync::Arc;
 
 use eddy_model::codec::{decode_table, encode_table};
 use eddy_model::{validate_table_name, IndexDef, KeySchema, TableDef};
@@ -54,8 +55,9 @@ fn tree_id(name: &[u8]) -> Option<u64> {
 
 /// A live table: its definition and its open trees.
 pub(crate) struct Entry {
-    /// The definition, with the indexes that can be read.
-    pub(crate) def: TableDef,
+    /// The definition, with the indexes that can be read (shared: the
+    /// write path takes it once per request).
+    pub(crate) def: Arc<TableDef>,
     pub(crate) tree: sled::Tree,
     /// Every index that [`Store::apply`] maintains: those of `def`, plus
     /// one being backfilled by `add_global_index`, not yet readable.
@@ -75,7 +77,11 @@ impl Entry {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Entry { def, tree, indexes })
+        Ok(Entry {
+            def: Arc::new(def),
+            tree,
+            indexes,
+        })
     }
 }
 
@@ -262,17 +268,23 @@ impl Store {
         inner.db.flush()?;
         tracing::debug!(table = name, id, "deleted table");
         entry
-            .map(|e| e.def)
+            .map(|e| Arc::unwrap_or_clone(e.def))
             .ok_or_else(|| Error::TableNotFound(name.to_string()))
     }
 
     /// The definition of a table.
     pub fn table(&self, name: &str) -> Result<TableDef> {
+        self.shared_table(name).map(Arc::unwrap_or_clone)
+    }
+
+    /// [`Store::table`] without copying the definition: the same `Arc` until
+    /// the table is next changed.
+    pub fn shared_table(&self, name: &str) -> Result<Arc<TableDef>> {
         self.inner
             .tables
             .read()
             .by_name(name)
-            .map(|e| e.def.clone())
+            .map(|e| Arc::clone(&e.def))
             .ok_or_else(|| Error::TableNotFound(name.to_string()))
     }
 
@@ -283,7 +295,7 @@ impl Store {
             .read()
             .by_id
             .get(&id)
-            .map(|e| e.def.clone())
+            .map(|e| TableDef::clone(&e.def))
     }
 
     /// Table names in order, DynamoDB `ListTables` style: names after

@@ -41,6 +41,7 @@
 //! above.
 
 use std::ops::Bound;
+use std::sync::Arc;
 
 use eddy_model::codec::encode_item;
 use eddy_model::{IndexDef, IndexKind, Item, TableDef};
@@ -57,9 +58,9 @@ const INDEX_TREE_PREFIX: &[u8] = b"index/";
 /// How many items one backfill transaction covers.
 const BACKFILL_CHUNK: usize = 256;
 
-/// One change to one table: the encoded item key and the after-image
-/// (`None` to delete).
-pub(crate) type Write<'a> = (&'a [u8], Option<&'a Item>);
+/// One change to one table: the encoded item key, the after-image (`None`
+/// to delete) and, if the caller has it, the after-image encoded.
+pub(crate) type Write<'a> = (&'a [u8], Option<&'a Item>, Option<&'a [u8]>);
 
 /// A maintained index: its definition and its open tree.
 pub(crate) struct IndexTree {
@@ -124,7 +125,7 @@ pub(crate) fn apply_indexed(entry: &Entry, changes: &[Write<'_>]) -> Result<()> 
             let (items, index_trees) = tx.split_first().ok_or_else(|| {
                 ConflictableTransactionError::Abort(Error::Validation("no item tree".into()))
             })?;
-            for (key, after) in changes {
+            for (key, after, _) in changes {
                 let before = current(items, key)?;
                 for (index, tree) in entry.indexes.iter().zip(index_trees) {
                     let def = &index.def;
@@ -210,7 +211,7 @@ impl Store {
             let entry = tables
                 .by_name(table)
                 .ok_or_else(|| Error::TableNotFound(table.to_string()))?;
-            (entry.def.clone(), entry.tree.clone())
+            (TableDef::clone(&entry.def), entry.tree.clone())
         };
         if index.kind == IndexKind::Local {
             return Err(Error::Validation(format!(
@@ -240,7 +241,7 @@ impl Store {
         match filled {
             Ok(count) => {
                 if let Some(entry) = inner.tables.write().by_id.get_mut(&def.id) {
-                    entry.def = new_def.clone();
+                    entry.def = Arc::new(new_def.clone());
                 }
                 tracing::debug!(table, index = %index.name, items = count, "added global index");
                 Ok(new_def)
@@ -274,7 +275,7 @@ impl Store {
         inner.db.flush()?;
         // The write lock waits for every data operation using the tree.
         if let Some(entry) = inner.tables.write().by_id.get_mut(&def.id) {
-            entry.def = new_def.clone();
+            entry.def = Arc::new(new_def.clone());
             entry.indexes.retain(|i| i.def.name != index);
         }
         inner.db.drop_tree(index_tree_name(def.id, index))?;

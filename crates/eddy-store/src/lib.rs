@@ -125,6 +125,10 @@ pub struct EncodedApply<'a> {
     pub key: &'a [u8],
     /// The item after the change, or `None` if it was deleted.
     pub after: Option<&'a Item>,
+    /// `after` as [`encode_item`](eddy_model::codec::encode_item) encodes
+    /// it, if the caller has it (the write path does: it encodes the item
+    /// once, for the change log and the store); else the store encodes it.
+    pub encoded_after: Option<&'a [u8]>,
 }
 
 /// The table store. Cheap to clone (an `Arc` inside); `Send + Sync`.
@@ -261,6 +265,7 @@ impl Store {
                 table_id: *table_id,
                 key,
                 after: *after,
+                encoded_after: None,
             })
             .collect();
         self.apply_encoded(&applies)
@@ -275,17 +280,18 @@ impl Store {
             let Some(entry) = tables.by_id.get(&change.table_id) else {
                 return Ok(0);
             };
-            apply_table(entry, &[(change.key, change.after)])?;
+            apply_table(entry, &[(change.key, change.after, change.encoded_after)])?;
             return Ok(1);
         }
         let mut per_table: HashMap<u64, Vec<index::Write<'_>>> = HashMap::new();
         let mut applied = 0;
         for change in changes {
             if tables.by_id.contains_key(&change.table_id) {
-                per_table
-                    .entry(change.table_id)
-                    .or_default()
-                    .push((change.key, change.after));
+                per_table.entry(change.table_id).or_default().push((
+                    change.key,
+                    change.after,
+                    change.encoded_after,
+                ));
                 applied += 1;
             }
         }
@@ -364,27 +370,32 @@ impl Store {
     }
 }
 
-/// Validates a key given by a caller and encodes it.
 /// Applies one table's writes, in order.
 fn apply_table(entry: &catalog::Entry, writes: &[index::Write<'_>]) -> Result<()> {
     if !entry.indexes.is_empty() {
         return index::apply_indexed(entry, writes);
     }
-    if let [(key, after)] = writes {
+    let value = |item: &Item, encoded: Option<&[u8]>| -> sled::IVec {
+        match encoded {
+            Some(bytes) => bytes.into(),
+            None => encode_item(item).into(),
+        }
+    };
+    if let [(key, after, encoded)] = writes {
         // A lone write needs no batch: sled seals and writes its current
         // I/O buffer before and after every batch (to pin the batch's place
         // in its log), which made each put cost two buffer writes on sled's
         // I/O threads.
         match after {
-            Some(item) => entry.tree.insert(*key, encode_item(item))?,
+            Some(item) => entry.tree.insert(*key, value(item, *encoded))?,
             None => entry.tree.remove(*key)?,
         };
         return Ok(());
     }
     let mut batch = sled::Batch::default();
-    for (key, after) in writes {
+    for (key, after, encoded) in writes {
         match after {
-            Some(item) => batch.insert(*key, encode_item(item)),
+            Some(item) => batch.insert(*key, value(item, *encoded)),
             None => batch.remove(*key),
         }
     }
@@ -392,6 +403,7 @@ fn apply_table(entry: &catalog::Entry, writes: &[index::Write<'_>]) -> Result<()
     Ok(())
 }
 
+/// Validates a key given by a caller and encodes it.
 fn encode_valid_key(table: &TableDef, key: &Item) -> Result<Vec<u8>> {
     let schema = &table.key_schema;
     schema

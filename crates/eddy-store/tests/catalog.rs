@@ -307,10 +307,12 @@ fn apply_encoded_writes_lone_changes_and_groups_and_skips_deleted_tables() {
     let one = item("p", 1);
 
     let k1 = encoded(1);
+    let one_bytes = eddy_model::codec::encode_item(&one);
     let lone = [EncodedApply {
         table_id: table.id,
         key: &k1,
         after: Some(&one),
+        encoded_after: Some(&one_bytes),
     }];
     assert_eq!(store.apply_encoded(&lone).unwrap(), 1);
     assert_eq!(store.get(&table, &key_of(1)).unwrap(), Some(one.clone()));
@@ -326,21 +328,25 @@ fn apply_encoded_writes_lone_changes_and_groups_and_skips_deleted_tables() {
             table_id: table.id,
             key: &k2,
             after: Some(&two),
+            encoded_after: None,
         },
         EncodedApply {
             table_id: gone.id,
             key: &k2,
             after: Some(&two),
+            encoded_after: None,
         },
         EncodedApply {
             table_id: table.id,
             key: &k3,
             after: Some(&three),
+            encoded_after: None,
         },
         EncodedApply {
             table_id: table.id,
             key: &k1,
             after: None,
+            encoded_after: None,
         },
     ];
     assert_eq!(store.apply_encoded(&group).unwrap(), 3);
@@ -352,6 +358,7 @@ fn apply_encoded_writes_lone_changes_and_groups_and_skips_deleted_tables() {
         table_id: table.id,
         key: &k3,
         after: None,
+        encoded_after: None,
     }];
     assert_eq!(store.apply_encoded(&lone_delete).unwrap(), 1);
     assert_eq!(store.get_by_encoded_key(&table, &k3).unwrap(), None);
@@ -359,6 +366,7 @@ fn apply_encoded_writes_lone_changes_and_groups_and_skips_deleted_tables() {
         table_id: gone.id,
         key: &k3,
         after: Some(&one),
+        encoded_after: None,
     }];
     assert_eq!(store.apply_encoded(&lone_gone).unwrap(), 0);
     assert_eq!(store.table_stats("events").unwrap().item_count, 1);

@@ -1,6 +1,7 @@
 //! The data plane: item reads and writes, queries, scans and batches.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use eddy_model::{Item, TableDef};
 use eddy_store::{Page, Query, Scan};
@@ -53,9 +54,9 @@ pub enum WriteRequest {
 }
 
 impl Database {
-    fn table_def(&self, name: &str) -> Result<TableDef> {
+    fn table_def(&self, name: &str) -> Result<Arc<TableDef>> {
         self.inner.check_open()?;
-        Ok(self.inner.store.table(name)?)
+        Ok(self.inner.store.shared_table(name)?)
     }
 
     /// Creates or replaces an item. Returns the old item with

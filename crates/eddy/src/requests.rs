@@ -274,7 +274,7 @@ impl Database {
         let mut ctx = request.attributes.context()?;
         let condition = parse_condition(&request.condition_expression, &mut ctx)?;
         ctx.check_all_used().map_err(expr_error)?;
-        let table = self.inner.store.table(&request.table_name)?;
+        let table = self.inner.store.shared_table(&request.table_name)?;
         table.key_schema.validate_item(&request.item)?;
         let key = table.key_schema.key_of(&request.item)?;
         let item = request.item;
@@ -299,7 +299,7 @@ impl Database {
         let mut ctx = request.attributes.context()?;
         let condition = parse_condition(&request.condition_expression, &mut ctx)?;
         ctx.check_all_used().map_err(expr_error)?;
-        let table = self.inner.store.table(&request.table_name)?;
+        let table = self.inner.store.shared_table(&request.table_name)?;
         table.key_schema.validate_key(&request.key)?;
         let return_item = request.return_item_on_condition_failure;
         let mut out = self.inner.write(vec![WriteOp {
@@ -346,7 +346,7 @@ impl Database {
             .map_err(expr_error)?;
         let condition = parse_condition(&request.condition_expression, &mut ctx)?;
         ctx.check_all_used().map_err(expr_error)?;
-        let table = self.inner.store.table(&request.table_name)?;
+        let table = self.inner.store.shared_table(&request.table_name)?;
         table.key_schema.validate_key(&request.key)?;
         if let Some(update) = &update {
             update.validate(&table.key_schema).map_err(expr_error)?;

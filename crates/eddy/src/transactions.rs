@@ -279,7 +279,7 @@ impl Database {
                 )
             }
         };
-        let table = self.inner.store.table(&table_name)?;
+        let table = self.inner.store.shared_table(&table_name)?;
         table.key_schema.validate_key(&key)?;
         Ok(WriteOp {
             table,

@@ -10,6 +10,8 @@
 //! its change record carries `userIdentity: {"type":"Service",
 //! "principalId":"dynamodb.amazonaws.com"}` in streams.
 
+use std::sync::Arc;
+
 use eddy_model::{AttributeValue, ChangeOrigin, Item};
 use eddy_store::Scan;
 
@@ -136,7 +138,7 @@ impl Inner {
                     let attribute = attribute.clone();
                     let written = self.write_group(
                         vec![WriteOp {
-                            table: def.clone(),
+                            table: Arc::new(def.clone()),
                             key,
                             // Checked again under the item's lock: a write
                             // that renewed the item meanwhile keeps it.

@@ -22,6 +22,7 @@
 
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use eddy_model::{codec, Change, ChangeOrigin, Item, TableDef};
 use parking_lot::MutexGuard;
@@ -37,7 +38,7 @@ pub(crate) type Mutation<'a> = Box<dyn FnOnce(Option<&Item>) -> Result<Option<It
 
 /// One item write inside a [`Inner::write`] call.
 pub(crate) struct WriteOp<'a> {
-    pub table: TableDef,
+    pub table: Arc<TableDef>,
     /// The item's key attributes (validated against the table's schema).
     pub key: Item,
     pub mutation: Mutation<'a>,
@@ -116,7 +117,7 @@ impl Inner {
             } else {
                 changes.push(Change {
                     table_id: op.table.id,
-                    table: op.table.name,
+                    table: op.table.name.clone(),
                     keys: op.key,
                     old_image: old,
                     new_image: new,
@@ -159,7 +160,10 @@ impl Inner {
     /// Logs `changes` as one group, then applies them to the store under
     /// their (already encoded) keys.
     fn commit(&self, changes: &[Change], keys: &[&[u8]]) -> Result<()> {
-        let payloads = changes.iter().map(codec::encode_change).collect();
+        // Each after image is encoded once, for the store, and copied into
+        // its change's payload.
+        let (payloads, values): (Vec<Vec<u8>>, Vec<Option<Vec<u8>>>) =
+            changes.iter().map(codec::encode_change_and_after).unzip();
         let committed = self.log.append(payloads).inspect_err(|e| {
             if matches!(e, eddy_changelog::Error::Poisoned(_)) {
                 self.poison(e.to_string());
@@ -171,10 +175,12 @@ impl Inner {
         let applies: Vec<EncodedApply<'_>> = changes
             .iter()
             .zip(keys)
-            .map(|(c, key)| EncodedApply {
+            .zip(&values)
+            .map(|((c, key), value)| EncodedApply {
                 table_id: c.table_id,
                 key,
                 after: c.new_image.as_ref(),
+                encoded_after: value.as_deref(),
             })
             .collect();
         if let Err(e) = self.store.apply_encoded(&applies) {

@@ -58,6 +58,25 @@ pub fn encode_change(change: &Change) -> Vec<u8> {
     encode(&Versioned(ChangeRef(change)))
 }
 
+/// Encodes a change as [`encode_change`] does and, if it has an after
+/// image, that item as [`encode_item`] does, encoding the item once: the
+/// write path logs the change and stores the item.
+pub fn encode_change_and_after(change: &Change) -> (Vec<u8>, Option<Vec<u8>>) {
+    let Some(new) = change.new_image.as_ref() else {
+        return (encode_change(change), None);
+    };
+    let item = encode_item(new);
+    // A change's encoding is its head, the after image's option tag (1),
+    // the item's map (the item's encoding after its version byte) and the
+    // origin byte: bincode writes fields one after another.
+    let mut payload = encode(&Versioned(ChangeHead(change)));
+    payload.reserve(item.len() + 1);
+    payload.push(1);
+    payload.extend_from_slice(item.get(1..).unwrap_or_default());
+    payload.push(origin_code(change.origin));
+    (payload, Some(item))
+}
+
 /// Decodes a change encoded by [`encode_change`].
 pub fn decode_change(bytes: &[u8]) -> Result<Change> {
     decode::<Versioned<ChangeOwned>>(bytes, "change").map(|v| v.0 .0)
@@ -341,19 +360,32 @@ fn dec_opt_item<D: Decoder>(d: &mut D) -> Result<Option<Item>, DecodeError> {
 struct ChangeRef<'a>(&'a Change);
 struct ChangeOwned(Change);
 
-impl Encode for ChangeRef<'_> {
+/// A change's fields before its after image.
+struct ChangeHead<'a>(&'a Change);
+
+impl Encode for ChangeHead<'_> {
     fn encode<E: Encoder>(&self, e: &mut E) -> Result<(), EncodeError> {
         let c = self.0;
         c.table_id.encode(e)?;
         c.table.encode(e)?;
         enc_map(c.keys.as_map(), e)?;
-        enc_opt_item(c.old_image.as_ref(), e)?;
+        enc_opt_item(c.old_image.as_ref(), e)
+    }
+}
+
+fn origin_code(origin: ChangeOrigin) -> u8 {
+    match origin {
+        ChangeOrigin::Application => 0,
+        ChangeOrigin::TimeToLive => 1,
+    }
+}
+
+impl Encode for ChangeRef<'_> {
+    fn encode<E: Encoder>(&self, e: &mut E) -> Result<(), EncodeError> {
+        let c = self.0;
+        ChangeHead(c).encode(e)?;
         enc_opt_item(c.new_image.as_ref(), e)?;
-        match c.origin {
-            ChangeOrigin::Application => 0u8,
-            ChangeOrigin::TimeToLive => 1u8,
-        }
-        .encode(e)
+        origin_code(c.origin).encode(e)
     }
 }
 
@@ -503,6 +535,13 @@ mod tests {
         #[test]
         fn changes_round_trip(change in arb_change()) {
             prop_assert_eq!(decode_change(&encode_change(&change)).unwrap(), change);
+        }
+
+        #[test]
+        fn change_and_after_is_byte_for_byte_the_two_encodings(change in arb_change()) {
+            let (payload, after) = encode_change_and_after(&change);
+            prop_assert_eq!(payload, encode_change(&change));
+            prop_assert_eq!(after, change.new_image.as_ref().map(encode_item));
         }
 
         #[test]
