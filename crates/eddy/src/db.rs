@@ -27,8 +27,7 @@ use std::collections::HashMap;
 
 use crossbeam_channel::{Receiver, Sender};
 use eddy_changelog::{ChangeLog, LogOptions};
-use eddy_model::codec;
-use eddy_store::{Apply, Store, StoreOptions};
+use eddy_store::{Store, StoreOptions};
 use parking_lot::Mutex;
 
 use crate::destinations::DestinationMap;
@@ -38,9 +37,6 @@ use crate::publisher::StreamingMetrics;
 
 /// Number of lock stripes serialising writes to the same item.
 const STRIPES: usize = 4096;
-
-/// How many replayed changes are applied to the store at once.
-const REPLAY_BATCH: usize = 1024;
 
 /// An open eddy database: tables of DynamoDB items whose every change is
 /// logged, with its before and after images, in a durable change log.
@@ -196,7 +192,7 @@ impl Database {
             torn_tail: log_report.torn_tail.as_ref().map(|t| format!("{t:?}")),
             ..RecoveryReport::default()
         };
-        replay(&log, &store, &mut recovery)?;
+        crate::replay::replay(&log, &store, &mut recovery)?;
         let mut stream_options = eddy_stream::StreamOptions::new()
             .region(&options.region)
             .account_id(&options.account)
@@ -458,127 +454,6 @@ fn lock_dir(dir: &Path) -> Result<File> {
             source,
         }),
     }
-}
-
-/// Replays the log from the store's checkpoint into the store.
-///
-/// Reading, checking and decoding the log runs on a second thread that
-/// hands batches of decoded changes to this one, which applies them to the
-/// store: the two halves of replay overlap instead of alternating. A batch
-/// is applied only after every change in it decoded, and the first error
-/// on either side stops both.
-fn replay(log: &ChangeLog, store: &Store, report: &mut RecoveryReport) -> Result<()> {
-    let checkpoint = store.checkpoint_lsn()?;
-    report.checkpoint_lsn = checkpoint;
-    let log_end = log.committed_lsn();
-    if checkpoint > log_end {
-        return Err(Error::LogBehindStore {
-            checkpoint,
-            log_end,
-        });
-    }
-    let records = log.read_from(checkpoint + 1)?;
-    // Two batches in flight: one being applied, one being decoded.
-    let (tx, rx) = crossbeam_channel::bounded::<Result<ReplayBatch>>(2);
-    let mut last = checkpoint;
-    std::thread::scope(|scope| -> Result<()> {
-        let decoder = std::thread::Builder::new()
-            .name("eddy-replay-decode".into())
-            .spawn_scoped(scope, move || decode_batches(records, &tx))
-            .map_err(|source| Error::Io {
-                context: "starting the replay decoder thread".into(),
-                source,
-            })?;
-        let applied = (|| {
-            for batch in &rx {
-                let batch = batch?;
-                apply_all(store, &batch.changes)?;
-                report.replayed += batch.changes.len() as u64;
-                report.replayed_bytes += batch.bytes;
-                last = batch.last_lsn;
-            }
-            Ok(())
-        })();
-        // Dropping the receiver stops a decoder that is still running.
-        drop(rx);
-        let _ = decoder.join();
-        applied
-    })?;
-    if last > checkpoint {
-        store.checkpoint(last)?;
-    }
-    Ok(())
-}
-
-/// Decoded changes handed from the replay decoder to the applier.
-struct ReplayBatch {
-    changes: Vec<eddy_model::Change>,
-    /// Payload bytes of those changes.
-    bytes: u64,
-    /// LSN of the last change.
-    last_lsn: u64,
-}
-
-/// The replay decoder: reads and decodes `records` into batches of
-/// [`REPLAY_BATCH`] and sends them (or the first error) to `tx`, stopping
-/// early when the applier hangs up.
-fn decode_batches(
-    records: impl Iterator<Item = eddy_changelog::Result<eddy_changelog::LogRecord>>,
-    tx: &crossbeam_channel::Sender<Result<ReplayBatch>>,
-) {
-    let mut batch = ReplayBatch {
-        changes: Vec::with_capacity(REPLAY_BATCH),
-        bytes: 0,
-        last_lsn: 0,
-    };
-    for record in records {
-        let decoded = record.map_err(Error::from).and_then(|record| {
-            codec::decode_change(&record.payload)
-                .map(|change| (record.lsn, record.payload.len() as u64, change))
-                .map_err(|e| Error::CorruptRecord {
-                    lsn: record.lsn,
-                    reason: e.to_string(),
-                })
-        });
-        let (lsn, bytes, change) = match decoded {
-            Ok(d) => d,
-            Err(e) => {
-                drop(tx.send(Err(e)));
-                return;
-            }
-        };
-        batch.changes.push(change);
-        batch.bytes += bytes;
-        batch.last_lsn = lsn;
-        if batch.changes.len() == REPLAY_BATCH {
-            let full = std::mem::replace(
-                &mut batch,
-                ReplayBatch {
-                    changes: Vec::with_capacity(REPLAY_BATCH),
-                    bytes: 0,
-                    last_lsn: 0,
-                },
-            );
-            if tx.send(Ok(full)).is_err() {
-                return;
-            }
-        }
-    }
-    if !batch.changes.is_empty() {
-        drop(tx.send(Ok(batch)));
-    }
-}
-
-pub(crate) fn apply_all(store: &Store, changes: &[eddy_model::Change]) -> Result<usize> {
-    let applies: Vec<Apply<'_>> = changes
-        .iter()
-        .map(|c| Apply {
-            table_id: c.table_id,
-            keys: &c.keys,
-            after: c.new_image.as_ref(),
-        })
-        .collect();
-    Ok(store.apply(&applies)?)
 }
 
 fn start_checkpointer(inner: &Arc<Inner>) {

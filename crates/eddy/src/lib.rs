@@ -50,6 +50,7 @@ mod error;
 mod ops;
 mod options;
 mod publisher;
+mod replay;
 mod requests;
 mod tables;
 mod tags;
