@@ -6,8 +6,9 @@
 //! (`checkpoint_every_bytes(u64::MAX)`, `checkpoint_interval(None)`), writes
 //! ~1 KB items until the change log holds `--mb` MiB, reports that it is
 //! done and waits; the parent then kills it with SIGKILL (a crash: no
-//! checkpoint, no close; unlike `abort()` it leaves no core dump), and times
-//! `Database::open` on the directory. The figures come from
+//! checkpoint, no close; unlike `abort()` it leaves no core dump), runs
+//! `sync` (so that writing back the writer's dirty pages does not overlap
+//! the measurement), and times `Database::open` on the directory. The figures come from
 //! `Database::recovery_report()` (changes and bytes replayed, open time).
 //!
 //! Run: `cargo bench -p eddy-benches --bench recovery -- [--mb 100]
@@ -100,7 +101,15 @@ fn main() {
         .wait()
         .unwrap_or_else(|e| panic!("reaping the writer: {e}"));
 
-    let mut caches = "warm (page cache)";
+    // Flush every dirty page first (the killed writer's 100 MB and whatever
+    // earlier benchmarks left), so the kernel's writeback does not compete
+    // with the reopen being timed; the log stays in the page cache.
+    let synced = Command::new("sync").status().is_ok_and(|s| s.success());
+    let mut caches = if synced {
+        "warm (page cache; dirty pages synced first)"
+    } else {
+        "warm (page cache; sync failed)"
+    };
     if flag("drop-caches") {
         caches = match std::fs::write("/proc/sys/vm/drop_caches", "3") {
             Ok(()) => "cold (caches dropped)",
