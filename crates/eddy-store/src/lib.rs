@@ -125,9 +125,9 @@ pub struct EncodedApply<'a> {
     pub key: &'a [u8],
     /// The item after the change, or `None` if it was deleted.
     pub after: Option<&'a Item>,
-    /// `after` as [`encode_item`](eddy_model::codec::encode_item) encodes
-    /// it, if the caller has it (the write path does: it encodes the item
-    /// once, for the change log and the store); else the store encodes it.
+    /// `after` as [`encode_item`] encodes it, if the caller has it (the
+    /// write path does: it encodes the item once, for the change log and
+    /// the store); else the store encodes it.
     pub encoded_after: Option<&'a [u8]>,
 }
 
