@@ -298,8 +298,14 @@ pub(crate) fn scan_segment(
             }
             Step::Incomplete => is_last,
             Step::Invalid(Invalid::Structure, _) => false,
+            // A write cut short (a SIGKILL stops a write at a page
+            // boundary) leaves the start of a frame followed by zeros: the
+            // zeros the writer filled ahead, or pages that never reached
+            // the disk. So past the frame's claimed end, zeros only.
             Step::Invalid(_, claimed_end) => {
-                is_last && (claimed_end >= file_len || zeros_to_eof(&mut r, path, pos, file_len)?)
+                is_last
+                    && (claimed_end >= file_len
+                        || zeros_to_eof(&mut r, path, claimed_end.max(pos), file_len)?)
             }
         };
         if !torn {

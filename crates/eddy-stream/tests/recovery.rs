@@ -314,3 +314,31 @@ fn zeros_filled_ahead_are_cut_at_roll_close_and_open() {
     let s = Streams::open(dir.path(), clock.options().segment_size(4096)).unwrap();
     assert_eq!(read_all_trim_horizon(&s, "s", SID).len(), 30);
 }
+
+/// A write cut short inside the zeros filled ahead (a SIGKILL stops a write
+/// at a page boundary): the first bytes of a frame, then zeros to the end of
+/// the file. That is a torn tail, not corruption. (Found by the crash
+/// campaign: the scan required zeros from the bad frame's start.)
+#[test]
+fn a_frame_cut_short_before_zeros_is_a_torn_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new();
+    let written = setup(dir.path(), &clock, 5, 1 << 20);
+    let seg = segs(dir.path()).pop().unwrap();
+    let good_len = std::fs::metadata(&seg).unwrap().len();
+    for head in [
+        &[0xd4u8][..],
+        &[40, 2, 0, 0, 7],
+        &[40, 2, 0, 0, 1, 2, 3, 4, 9, 9],
+    ] {
+        let mut f = std::fs::OpenOptions::new().append(true).open(&seg).unwrap();
+        f.write_all(head).unwrap();
+        f.write_all(&vec![0u8; 8192]).unwrap();
+        drop(f);
+        let s = Streams::open(dir.path(), clock.options()).unwrap();
+        assert_eq!(std::fs::metadata(&seg).unwrap().len(), good_len, "{head:?}");
+        let recs = read_all_trim_horizon(&s, "s", SID);
+        assert_eq!(recs.len(), 5);
+        assert_eq!(recs[4].sequence_number, written[4].sequence_number);
+    }
+}
