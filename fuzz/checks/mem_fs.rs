@@ -94,25 +94,28 @@ struct MemFile {
     writable: bool,
 }
 
-impl LogFile for MemFile {
-    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        if !self.writable {
-            return Err(io::Error::new(
+impl MemFile {
+    fn check_writable(&self) -> io::Result<()> {
+        if self.writable {
+            Ok(())
+        } else {
+            Err(io::Error::new(
                 io::ErrorKind::PermissionDenied,
                 "file opened read-only",
-            ));
+            ))
         }
+    }
+}
+
+impl LogFile for MemFile {
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.check_writable()?;
         lock(&self.inode).extend_from_slice(buf);
         Ok(())
     }
 
     fn write_all_at(&mut self, buf: &[u8], offset: u64) -> io::Result<()> {
-        if !self.writable {
-            return Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                "file opened read-only",
-            ));
-        }
+        self.check_writable()?;
         let start = usize::try_from(offset)
             .ok()
             .filter(|&o| o.saturating_add(buf.len()) <= 1 << 30)
@@ -135,12 +138,7 @@ impl LogFile for MemFile {
     }
 
     fn set_len(&mut self, len: u64) -> io::Result<()> {
-        if !self.writable {
-            return Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                "file opened read-only",
-            ));
-        }
+        self.check_writable()?;
         let len = usize::try_from(len)
             .ok()
             .filter(|&l| l <= 1 << 30)
