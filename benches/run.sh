@@ -14,6 +14,7 @@
 #   FANOUT_ARGS        arguments of fanout_latency (default: --rate 2000 --seconds 5)
 #   RECOVERY_ARGS      arguments of recovery (default: --mb 100)
 #   MEMORY_ARGS        arguments of memory (default: --items 1000000 --cache-mib 64)
+#   GROUP_COMMIT_ARGS  arguments of group_commit (default: --seconds 5)
 #   PLOT_OUT           where the SVG goes (default: docs/benchmarks-durable-put.svg)
 #   KEEP_CRITERION=1   keep earlier criterion results (by default they are
 #                      removed first, so the summary holds this run only)
@@ -32,6 +33,7 @@ if [[ "${QUICK:-0}" == 1 ]]; then
     FANOUT_ARGS="${FANOUT_ARGS:---rate 1000 --seconds 1 --warmup 100}"
     RECOVERY_ARGS="${RECOVERY_ARGS:---mb 8}"
     MEMORY_ARGS="${MEMORY_ARGS:---items 20000 --cache-mib 64}"
+    GROUP_COMMIT_ARGS="${GROUP_COMMIT_ARGS:---seconds 1 --baseline-seconds 1}"
     PLOT_OUT="${PLOT_OUT:-$TARGET/benchmarks-durable-put.svg}"
     TITLE="eddy benchmark summary (QUICK smoke run: not for publishing)"
 else
@@ -40,6 +42,7 @@ else
     FANOUT_ARGS="${FANOUT_ARGS:---rate 2000 --seconds 5}"
     RECOVERY_ARGS="${RECOVERY_ARGS:---mb 100}"
     MEMORY_ARGS="${MEMORY_ARGS:---items 1000000 --cache-mib 64}"
+    GROUP_COMMIT_ARGS="${GROUP_COMMIT_ARGS:---seconds 5}"
     PLOT_OUT="${PLOT_OUT:-docs/benchmarks-durable-put.svg}"
     TITLE="eddy benchmark summary"
 fi
@@ -71,6 +74,8 @@ run_binary fanout_latency $FANOUT_ARGS
 run_binary recovery $RECOVERY_ARGS
 # shellcheck disable=SC2086
 run_binary memory $MEMORY_ARGS
+# shellcheck disable=SC2086
+run_binary group_commit $GROUP_COMMIT_ARGS
 
 echo "== summary"
 {
@@ -85,6 +90,7 @@ python3 benches/summary.py --criterion "$TARGET/criterion" --title "$TITLE" \
     --extra "$OUT/fanout_latency.md" \
     --extra "$OUT/recovery.md" \
     --extra "$OUT/memory.md" \
+    --extra "$OUT/group_commit.md" \
     --out "$SUMMARY"
 python3 benches/plot.py --criterion "$TARGET/criterion" --out "$PLOT_OUT"
 echo "== done: $SUMMARY, $PLOT_OUT"

@@ -31,9 +31,10 @@
 //! at the next batch when the new file cannot be created (the active segment
 //! just grows past its target size meanwhile).
 //!
-//! Zeros ahead. Appending to a file makes every `fdatasync` also journal the
-//! file's new size, which on ext4 costs about half as much again as the data
-//! write itself. So under [`Durability::Sync`] (the other modes fsync
+//! Zeros ahead. Appending to a file makes every `fdatasync` also write out
+//! the file's new size (a journal commit on ext4, or an inode write without
+//! a journal), which costs about half as much again as the data write
+//! itself. So under [`Durability::Sync`] (the other modes fsync
 //! rarely, and would only write every byte twice) the writer fills the
 //! active segment with zeros up to
 //! [`PREALLOCATE_BYTES`] past its end ahead of time (one write, made durable

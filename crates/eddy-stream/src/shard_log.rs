@@ -10,7 +10,7 @@
 //! Zeros ahead: as the change log does, the writer fills the active segment
 //! with zeros up to [`PREALLOCATE_BYTES`] past its end and writes records
 //! into that space at their offsets, so each append's `fsync` flushes data
-//! without also journaling a new file size. A segment is cut back to its
+//! without also writing out a new file size. A segment is cut back to its
 //! last record before the next one is created and when the shard closes;
 //! after a crash the open-time scan cuts the zeros of the newest segment
 //! (see [`crate::segment`]). Readers never see the zeros: they read up to
