@@ -145,10 +145,8 @@ impl ChangeLog {
         let (tx, rx) = crossbeam_channel::unbounded();
         let writer = Writer {
             shared: Arc::clone(&shared),
-            file: rec.active,
+            file: writer::zero_ahead_file(rec.active, active_len, options.durability),
             path: active_path,
-            file_len: active_len,
-            zeroed_end: active_len,
             next_lsn: rec.next_lsn,
             last_micros: rec.last_micros,
             durability: options.durability,

@@ -9,7 +9,9 @@
 //! * is incomplete (the file ends before the frame does), or
 //! * fails its checksum / has an impossible length and either claims to end at
 //!   or beyond EOF, or is followed only by zero bytes up to EOF (a file
-//!   extended by the crash but whose data pages never reached the disk).
+//!   extended by the crash but whose data pages never reached the disk, or
+//!   a write cut short in the zeros filled ahead): the rule of
+//!   [`crate::io::torn_frame`], which the stream's reader shares.
 //!
 //! Such a tail is truncated (and fsynced) at the bad frame's start and
 //! reported in [`RecoveryReport::torn_tail`]. Zeros alone after the last
@@ -31,7 +33,7 @@
 
 use crate::error::{Error, Result};
 use crate::frame::{Decoded, InvalidKind};
-use crate::io::{read_full_at, LogFile, LogFs};
+use crate::io::{read_full_at, torn_frame, zeros_between, LogFile, LogFs};
 use crate::segment::{
     create_segment, decode_header, list_segments, CursorItem, SegmentCursor, SegmentInfo,
     SEGMENT_HEADER_LEN,
@@ -82,25 +84,6 @@ fn io_err(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
     move |e| Error::io(ctx, e)
 }
 
-/// True if every byte of `file` in `[from, to)` is zero.
-fn all_zero(file: &mut dyn LogFile, from: u64, to: u64, path: &Path) -> Result<bool> {
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut at = from;
-    while at < to {
-        let want = ((to - at) as usize).min(buf.len());
-        let n =
-            read_full_at(file, at, &mut buf[..want]).map_err(io_err("reading segment", path))?;
-        if n == 0 {
-            break;
-        }
-        if buf[..n].iter().any(|&b| b != 0) {
-            return Ok(false);
-        }
-        at += n as u64;
-    }
-    Ok(true)
-}
-
 /// Decide whether a bad frame at `offset` in a file of `file_len` bytes is a
 /// torn write. Returns the reason text and the verdict.
 fn classify(
@@ -123,7 +106,7 @@ fn classify(
             ..
         } => {
             let end = offset.saturating_add(*declared_end);
-            let torn = end >= file_len || all_zero(file, end, file_len, path)?;
+            let torn = torn_frame(file, end, file_len).map_err(io_err("reading segment", path))?;
             Ok((reason.clone(), torn))
         }
         Decoded::Complete { .. } => Ok(("unexpected complete frame".into(), false)),
@@ -226,8 +209,9 @@ pub(crate) fn recover(fs: &dyn LogFs, dir: &Path) -> Result<Recovered> {
                     // Zeros from the last frame to the end: the space the
                     // writer fills ahead of the log (see `crate::writer`),
                     // nothing written into it. Cut off, not a torn tail.
-                    let zeros_ahead =
-                        is_last && all_zero(cursor.file_mut(), offset, file_len, &path)?;
+                    let zeros_ahead = is_last
+                        && zeros_between(cursor.file_mut(), offset, file_len)
+                            .map_err(io_err("reading segment", &path))?;
                     let reason = if zeros_ahead {
                         String::new()
                     } else {

@@ -35,19 +35,19 @@
 //! the file's new size (a journal commit on ext4, or an inode write without
 //! a journal), which costs about half as much again as the data write
 //! itself. So under [`Durability::Sync`] (the other modes fsync
-//! rarely, and would only write every byte twice) the writer fills the
-//! active segment with zeros up to
-//! [`PREALLOCATE_BYTES`] past its end ahead of time (one write, made durable
-//! by the next group's fsync) and writes groups into that space at their
-//! offsets; only one fsync per such chunk changes the file's size. A sealed
-//! segment is cut back to its last frame before the next one is created,
-//! and so is the active one at a clean close; after a crash, recovery takes
-//! a tail of zeros after the last frame for what it is (see
-//! [`crate::recovery`]).
+//! rarely, and would only write every byte twice) the active segment is a
+//! [`ZeroAheadFile`], kept filled with zeros up to [`PREALLOCATE_BYTES`]
+//! past its end ahead of time (one write, made durable by the next group's
+//! fsync), with groups written into that space at their offsets; only one
+//! fsync per such chunk changes the file's size. A sealed segment is cut
+//! back to its last frame before the next one is created, and so is the
+//! active one at a clean close; after a crash, recovery takes a tail of
+//! zeros after the last frame for what it is (see [`crate::recovery`] and
+//! [`eddy_model::io::torn_frame`]).
 
 use crate::error::{Error, Result};
 use crate::frame::encode_into;
-use crate::io::LogFile;
+use crate::io::{LogFile, ZeroAheadFile};
 use crate::options::{Clock, Durability};
 use crate::segment::{create_segment, segment_file_name, SegmentInfo, SEGMENT_HEADER_LEN};
 use crate::shared::{Committed, CommittedGroup, Shared};
@@ -99,12 +99,9 @@ impl Request {
 /// and commits batches.
 pub(crate) struct Writer {
     pub shared: Arc<Shared>,
-    pub file: Box<dyn LogFile>,
+    /// The active segment; its end is the log's end in this segment.
+    pub file: ZeroAheadFile,
     pub path: PathBuf,
-    /// The end of the last frame written (the log's end in this segment).
-    pub file_len: u64,
-    /// The file's length including the zeros written ahead of `file_len`.
-    pub zeroed_end: u64,
     pub next_lsn: u64,
     pub last_micros: u64,
     pub durability: Durability,
@@ -123,6 +120,21 @@ type AppendReq = (Vec<Vec<u8>>, Sender<Result<Committed>>);
 /// (see the module docs).
 pub(crate) const PREALLOCATE_BYTES: u64 = 1 << 20;
 
+/// Wraps a segment file whose frames end at `len`, filling zeros ahead
+/// under [`Durability::Sync`] only (see the module docs).
+pub(crate) fn zero_ahead_file(
+    file: Box<dyn LogFile>,
+    len: u64,
+    durability: Durability,
+) -> ZeroAheadFile {
+    let ahead = if durability == Durability::Sync {
+        PREALLOCATE_BYTES
+    } else {
+        0
+    };
+    ZeroAheadFile::new(file, len, ahead)
+}
+
 /// Why a batch was not written.
 enum Failure {
     /// The write failed and was undone durably; the log stays usable.
@@ -137,7 +149,7 @@ enum Failure {
 impl Writer {
     pub(crate) fn fsync(&mut self) -> std::result::Result<(), String> {
         self.shared.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
-        match self.file.sync_data() {
+        match self.file.file_mut().sync_data() {
             Ok(()) => {
                 self.dirty = false;
                 self.last_sync = Instant::now();
@@ -217,7 +229,7 @@ impl Writer {
                 return;
             }
         }
-        if self.file_len > self.segment_size {
+        if self.file.len() > self.segment_size {
             self.roll();
         }
     }
@@ -236,14 +248,9 @@ impl Writer {
             encode_into(&mut self.buf, lsn, micros, payloads);
             lsn += payloads.len() as u64;
         }
-        let end = self.file_len + self.buf.len() as u64;
-        if self.durability == Durability::Sync && end > self.zeroed_end {
-            self.zero_ahead(end);
-        }
-        if let Err(e) = self.file.write_all_at(&self.buf, self.file_len) {
+        if let Err(e) = self.file.append(&self.buf) {
             return Err(self.undo_write(e));
         }
-        self.file_len += self.buf.len() as u64;
         self.dirty = true;
         if self.durability == Durability::Sync || sync_requested {
             self.fsync().map_err(Failure::Poison)?;
@@ -252,39 +259,14 @@ impl Writer {
         Ok(())
     }
 
-    /// Fills the segment with zeros from where the zeros end to a multiple
-    /// of [`PREALLOCATE_BYTES`] past `end`. Best effort: if the disk is full
-    /// the zeros are cut back and the group is simply appended (and undone
-    /// as any failed write if that fails too).
-    fn zero_ahead(&mut self, end: u64) {
-        let from = self.zeroed_end.max(self.file_len);
-        let to = end.div_ceil(PREALLOCATE_BYTES) * PREALLOCATE_BYTES + PREALLOCATE_BYTES;
-        let zeros = vec![0u8; (to - from) as usize];
-        match self.file.write_all_at(&zeros, from) {
-            Ok(()) => self.zeroed_end = to,
-            Err(e) => {
-                tracing::debug!(segment = %self.path.display(), error = %e, "could not fill the change log segment ahead; appending");
-                // Zeros past the log's end are harmless if the cut fails.
-                if self.file.set_len(self.file_len).is_ok() {
-                    self.zeroed_end = self.file_len;
-                }
-            }
-        }
-    }
-
     /// Cuts the zeros written ahead off the segment, durably, so that it
     /// ends at its last frame. Returns false if that failed.
     pub(crate) fn cut_zeros(&mut self) -> bool {
-        if self.zeroed_end <= self.file_len {
+        if !self.file.has_zeros_ahead() {
             return true;
         }
-        let cut = self
-            .file
-            .set_len(self.file_len)
-            .and_then(|()| self.file.sync_data());
-        match cut {
+        match self.file.cut_zeros() {
             Ok(()) => {
-                self.zeroed_end = self.file_len;
                 self.dirty = false;
                 true
             }
@@ -303,12 +285,12 @@ impl Writer {
     fn undo_write(&mut self, source: std::io::Error) -> Failure {
         let context = format!("writing to {}", self.path.display());
         tracing::warn!(segment = %self.path.display(), error = %source, "change log write failed; undoing it");
-        if let Err(e) = self.file.set_len(self.file_len) {
+        let end = self.file.len();
+        if let Err(e) = self.file.cut_back(end) {
             return Failure::Poison(format!(
                 "{context} failed ({source}) and cutting the partial write back failed: {e}"
             ));
         }
-        self.zeroed_end = self.file_len;
         match self.fsync() {
             Ok(()) => Failure::Undone { context, source },
             Err(msg) => Failure::Poison(format!(
@@ -340,7 +322,7 @@ impl Writer {
             self.shared.committed.store(lsn - 1, Ordering::Release);
             self.shared.next_lsn.store(lsn, Ordering::Release);
             if let Some(seg) = st.segments.last_mut() {
-                seg.len = self.file_len;
+                seg.len = self.file.len();
             }
             for g in &groups {
                 if st.subscribers.is_empty() {
@@ -379,14 +361,12 @@ impl Writer {
         match create_segment(self.shared.fs.as_ref(), &self.shared.dir, self.next_lsn) {
             Ok((file, path)) => {
                 tracing::debug!(segment = %path.display(), "change log rolled to a new segment");
-                self.file = file;
+                self.file = zero_ahead_file(file, SEGMENT_HEADER_LEN as u64, self.durability);
                 self.path = path.clone();
-                self.file_len = SEGMENT_HEADER_LEN as u64;
-                self.zeroed_end = self.file_len;
                 self.shared.state.lock().segments.push(SegmentInfo {
                     base: self.next_lsn,
                     path,
-                    len: self.file_len,
+                    len: self.file.len(),
                 });
             }
             Err(e) => {

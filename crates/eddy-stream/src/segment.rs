@@ -15,7 +15,10 @@
 //! Recovery on open (the change log's discipline): only the **last**
 //! segment may have a torn tail, recognised when the first bad frame is
 //! incomplete, or fails its checksum / has an impossible length and either
-//! claims to end at or beyond EOF or is followed only by zero bytes. A torn
+//! claims to end at or beyond EOF or is followed only by zero bytes after
+//! its claimed end (the change log's rule, [`eddy_model::io::torn_frame`],
+//! written once for both: the writer fills zeros ahead, and a write cut
+//! short leaves the start of a frame followed by them). A torn
 //! tail is truncated and fsynced; a last segment whose header is torn is
 //! removed. Anything else (damage in a non-last segment, a bad frame
 //! followed by data, a `seqIx` gap, a bad header) is [`Error::Corruption`]
@@ -23,7 +26,7 @@
 
 use crate::error::{io_ctx, Error, Result};
 use crate::frame::{decode_body, decode_header, Invalid, StoredRecord, FRAME_HEADER_LEN};
-use eddy_model::io::{read_full_at, LogFile, LogFs};
+use eddy_model::io::{read_full_at, torn_frame, zeros_between, LogFile, LogFs};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"EDDYSHRD";
@@ -116,6 +119,11 @@ impl ChunkReader {
             start: 0,
             buf: Vec::new(),
         }
+    }
+
+    /// The file, for reads that bypass the cache.
+    pub fn file_mut(&mut self) -> &mut dyn LogFile {
+        self.file.as_mut()
     }
 
     /// Up to `len` bytes at `off` (fewer only at end of file).
@@ -215,19 +223,9 @@ fn corrupt(path: &Path, offset: u64, reason: impl Into<String>) -> Error {
     }
 }
 
-fn zeros_to_eof(r: &mut ChunkReader, path: &Path, mut pos: u64, end: u64) -> Result<bool> {
-    while pos < end {
-        let n = ((end - pos) as usize).min(CHUNK);
-        let b = r.read(pos, n).map_err(io_ctx("reading", path))?;
-        if b.is_empty() {
-            break;
-        }
-        if b.iter().any(|&x| x != 0) {
-            return Ok(false);
-        }
-        pos += b.len() as u64;
-    }
-    Ok(true)
+/// Whether `[from, to)` of the segment holds zeros only.
+fn zeros_to_eof(r: &mut ChunkReader, path: &Path, from: u64, to: u64) -> Result<bool> {
+    zeros_between(r.file_mut(), from, to).map_err(io_ctx("reading", path))
 }
 
 /// Scan (and for the last segment, repair) one segment. Returns `None` if a
@@ -298,14 +296,10 @@ pub(crate) fn scan_segment(
             }
             Step::Incomplete => is_last,
             Step::Invalid(Invalid::Structure, _) => false,
-            // A write cut short (a SIGKILL stops a write at a page
-            // boundary) leaves the start of a frame followed by zeros: the
-            // zeros the writer filled ahead, or pages that never reached
-            // the disk. So past the frame's claimed end, zeros only.
             Step::Invalid(_, claimed_end) => {
                 is_last
-                    && (claimed_end >= file_len
-                        || zeros_to_eof(&mut r, path, claimed_end.max(pos), file_len)?)
+                    && torn_frame(r.file_mut(), claimed_end.max(pos), file_len)
+                        .map_err(io_ctx("reading", path))?
             }
         };
         if !torn {

@@ -7,9 +7,9 @@
 //! segments (updated only after a successful `fsync`), so they never see an
 //! unacknowledged record.
 //!
-//! Zeros ahead: as the change log does, the writer fills the active segment
-//! with zeros up to [`PREALLOCATE_BYTES`] past its end and writes records
-//! into that space at their offsets, so each append's `fsync` flushes data
+//! Zeros ahead: as the change log does, the writer keeps the active segment
+//! (a [`ZeroAheadFile`]) filled with zeros up to [`PREALLOCATE_BYTES`] past
+//! its end and writes records into that space at their offsets, so each append's `fsync` flushes data
 //! without also writing out a new file size. A segment is cut back to its
 //! last record before the next one is created and when the shard closes;
 //! after a crash the open-time scan cuts the zeros of the newest segment
@@ -39,7 +39,7 @@ use crate::segment::{
     HEADER_LEN, INDEX_EVERY,
 };
 use crate::summary;
-use eddy_model::io::{LogFile, LogFs};
+use eddy_model::io::{LogFs, ZeroAheadFile};
 use parking_lot::{Mutex, RwLock};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -55,10 +55,8 @@ struct View {
 const PREALLOCATE_BYTES: u64 = 1 << 20;
 
 struct WriterState {
-    active: Option<Box<dyn LogFile>>,
-    active_len: u64,
-    /// The active file's length including the zeros ahead of `active_len`.
-    zeroed_end: u64,
+    /// The active segment, once an append has opened it.
+    active: Option<ZeroAheadFile>,
     next_seq_ix: u64,
     last_arrival: u64,
     closed: bool,
@@ -162,7 +160,6 @@ impl ShardLog {
         }
         let next = segs.last().map_or(meta_next, |s| s.next.max(meta_next));
         let last_arrival = segs.iter().rev().find_map(|s| s.newest_millis).unwrap_or(0);
-        let active_len = segs.last().map_or(0, |s| s.len);
         Ok(ShardLog {
             fs,
             dir,
@@ -170,8 +167,6 @@ impl ShardLog {
             segment_size,
             writer: Mutex::new(WriterState {
                 active: None,
-                active_len,
-                zeroed_end: active_len,
                 next_seq_ix: next,
                 last_arrival,
                 closed,
@@ -231,6 +226,7 @@ impl ShardLog {
             return Ok(Vec::new());
         }
         self.ensure_active(&mut w).map_err(AppendRefused::Failed)?;
+        let old_len = w.active.as_ref().map_or(HEADER_LEN, ZeroAheadFile::len);
         let arrival = now_millis.max(w.last_arrival);
         let first_of_seg = self
             .view
@@ -270,20 +266,15 @@ impl ShardLog {
             if (seq_ix - first_of_seg).is_multiple_of(INDEX_EVERY) {
                 index.push(IndexEntry {
                     seq_ix,
-                    offset: w.active_len + buf.len() as u64,
+                    offset: old_len + buf.len() as u64,
                     arrival_millis: arrival,
                 });
             }
             frame::encode(&rec, &mut buf);
             assigned.push((seq_ix, arrival));
         }
-        let old_len = w.active_len;
-        let end = old_len + buf.len() as u64;
-        if end > w.zeroed_end {
-            zero_ahead(&mut w, end);
-        }
         let res = match w.active.as_mut() {
-            Some(f) => f.write_all_at(&buf, old_len).and_then(|()| f.sync_data()),
+            Some(f) => f.append(&buf).and_then(|()| f.file_mut().sync_data()),
             None => Err(std::io::Error::other("no active segment")),
         };
         if let Err(e) = res {
@@ -295,11 +286,11 @@ impl ShardLog {
                 .map(|s| s.path.clone())
                 .unwrap_or_default();
             let err = io_ctx("appending to", &path)(e);
-            let repaired = w
-                .active
-                .as_mut()
-                .is_some_and(|f| f.set_len(old_len).and_then(|()| f.sync_data()).is_ok());
-            w.zeroed_end = old_len;
+            let repaired = w.active.as_mut().is_some_and(|f| {
+                f.cut_back(old_len)
+                    .and_then(|()| f.file_mut().sync_data())
+                    .is_ok()
+            });
             if !repaired {
                 tracing::error!(error = %err, "shard writer poisoned");
                 w.poisoned = Some(err.to_string());
@@ -308,13 +299,12 @@ impl ShardLog {
             return Err(AppendRefused::Failed(err));
         }
         let n = assigned.len() as u64;
-        w.active_len += buf.len() as u64;
         w.next_seq_ix += n;
         w.last_arrival = arrival;
         let mut v = self.view.write();
         v.next_seq_ix = w.next_seq_ix;
         if let Some(s) = v.segs.last_mut() {
-            s.len = w.active_len;
+            s.len = old_len + buf.len() as u64;
             s.next = w.next_seq_ix;
             s.oldest_millis.get_or_insert(arrival);
             s.newest_millis = Some(arrival);
@@ -361,9 +351,7 @@ impl ShardLog {
                         .fs
                         .open_append(&path)
                         .map_err(io_ctx("opening", &path))?;
-                    w.active = Some(f);
-                    w.active_len = len;
-                    w.zeroed_end = len;
+                    w.active = Some(ZeroAheadFile::new(f, len, PREALLOCATE_BYTES));
                 }
                 Ok(())
             }
@@ -382,9 +370,7 @@ impl ShardLog {
     fn new_segment(&self, w: &mut WriterState) -> Result<()> {
         let first = w.next_seq_ix;
         let f = create_segment(self.fs.as_ref(), &self.dir, self.index, first)?;
-        w.active = Some(f);
-        w.active_len = HEADER_LEN;
-        w.zeroed_end = HEADER_LEN;
+        w.active = Some(ZeroAheadFile::new(f, HEADER_LEN, PREALLOCATE_BYTES));
         self.view.write().segs.push(Scanned::empty(
             crate::segment::segment_path(&self.dir, first),
             first,
@@ -574,34 +560,12 @@ impl Drop for ShardLog {
     }
 }
 
-/// Fills the active segment with zeros from where they end to a multiple of
-/// [`PREALLOCATE_BYTES`] past `end`. Best effort: on failure (a full disk)
-/// the zeros are cut back and the records are simply appended.
-fn zero_ahead(w: &mut WriterState, end: u64) {
-    let from = w.zeroed_end.max(w.active_len);
-    let to = end.div_ceil(PREALLOCATE_BYTES) * PREALLOCATE_BYTES + PREALLOCATE_BYTES;
-    let Some(f) = w.active.as_mut() else { return };
-    match f.write_all_at(&vec![0u8; (to - from) as usize], from) {
-        Ok(()) => w.zeroed_end = to,
-        Err(e) => {
-            tracing::debug!(error = %e, "could not fill a stream segment ahead; appending");
-            if f.set_len(w.active_len).is_ok() {
-                w.zeroed_end = w.active_len;
-            }
-        }
-    }
-}
-
 /// Cuts the zeros ahead off the active segment, durably.
 fn cut_zeros(w: &mut WriterState) -> std::io::Result<()> {
-    if w.zeroed_end > w.active_len {
-        if let Some(f) = w.active.as_mut() {
-            f.set_len(w.active_len)?;
-            f.sync_data()?;
-        }
-        w.zeroed_end = w.active_len;
+    match w.active.as_mut() {
+        Some(f) => f.cut_zeros(),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn corrupt(path: &Path, offset: u64) -> Error {

@@ -1,0 +1,273 @@
+//! The end of a log file: the zeros written ahead of it, and how a reader
+//! tells a write cut short from corruption.
+//!
+//! An `fdatasync` after an append must also make the file's new size
+//! durable (a journal commit on ext4, an inode write without a journal),
+//! which costs about half as much again as the data itself. So both of
+//! eddy's logs, the change log and every stream shard, keep their active
+//! file filled with zeros some way past its last frame and write frames
+//! into that space ([`ZeroAheadFile`]); only the fsync after each fill
+//! changes the file's size.
+//!
+//! That changes what a crash leaves behind, and so what the readers that
+//! open a log must accept:
+//!
+//! * the newest file runs on past its last frame with zeros, which are cut
+//!   off at open and are not a torn write;
+//! * a write cut short (a SIGKILL stops a write at a page boundary, and
+//!   pages reach the disk in any order) leaves the start of a frame
+//!   followed by zeros, so a frame that does not decode is a torn write
+//!   when nothing but zeros follows *its claimed end*, not its start
+//!   ([`torn_frame`]). Zeros counted from the frame's start would call that
+//!   corruption: a crash campaign found exactly this in the stream's reader
+//!   while the change log's had it right, which is why the rule lives here
+//!   once.
+//!
+//! A file that is sealed (its log has moved on to a newer one) is cut back
+//! to its last frame first ([`ZeroAheadFile::cut_zeros`]), so zeros can only
+//! ever follow the last frame of the newest file.
+
+use super::{read_full_at, LogFile};
+use std::io;
+
+/// A log's active file, written only at its end, optionally kept filled
+/// with zeros ahead of that end (see the module docs).
+///
+/// The *end* ([`len`](ZeroAheadFile::len)) is where the last complete frame
+/// ends; the file itself may be longer (zeros). Every method keeps the end
+/// honest: it moves only when a write succeeded.
+pub struct ZeroAheadFile {
+    file: Box<dyn LogFile>,
+    /// Where the last frame ends.
+    len: u64,
+    /// How far the file is known to hold zeros (`>= len`).
+    zeroed_end: u64,
+    /// The fill granularity; 0 never fills.
+    ahead: u64,
+}
+
+impl std::fmt::Debug for ZeroAheadFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZeroAheadFile")
+            .field("len", &self.len)
+            .field("zeroed_end", &self.zeroed_end)
+            .field("ahead", &self.ahead)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ZeroAheadFile {
+    /// Wraps `file`, whose frames end at `len`; whatever follows `len` is
+    /// overwritten. Appends keep the file filled with zeros to a multiple of
+    /// `ahead` bytes at least `ahead` past the end; `ahead == 0` appends
+    /// plainly (for files that are rarely fsynced, where filling would only
+    /// write every byte twice).
+    pub fn new(file: Box<dyn LogFile>, len: u64, ahead: u64) -> Self {
+        ZeroAheadFile {
+            file,
+            len,
+            zeroed_end: len,
+            ahead,
+        }
+    }
+
+    /// Where the last frame ends.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether no byte has been written (the end is at offset 0).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The file, for `sync_data` and reads. Writing through it bypasses the
+    /// end this wrapper tracks.
+    pub fn file_mut(&mut self) -> &mut dyn LogFile {
+        self.file.as_mut()
+    }
+
+    /// Writes `buf` at the end and moves the end past it. Fills zeros ahead
+    /// first if they do not reach past the new end; that is best effort: if
+    /// it fails (a full disk) the zeros are cut back and `buf` is simply
+    /// appended. On error the end does not move, but part of `buf` may have
+    /// been written after it: [`cut_back`](ZeroAheadFile::cut_back) to the end before
+    /// relying on the file's length. Nothing is fsynced.
+    pub fn append(&mut self, buf: &[u8]) -> io::Result<()> {
+        let end = self.len + buf.len() as u64;
+        if self.ahead > 0 && end > self.zeroed_end {
+            self.fill_ahead(end);
+        }
+        self.file.write_all_at(buf, self.len)?;
+        self.len = end;
+        Ok(())
+    }
+
+    fn fill_ahead(&mut self, end: u64) {
+        let from = self.zeroed_end.max(self.len);
+        let to = end.div_ceil(self.ahead) * self.ahead + self.ahead;
+        let zeros = vec![0u8; (to - from) as usize];
+        match self.file.write_all_at(&zeros, from) {
+            Ok(()) => self.zeroed_end = to,
+            Err(e) => {
+                tracing::debug!(error = %e, "could not fill a log file ahead of its end; appending");
+                // Zeros past the end are harmless if the cut fails too.
+                if self.file.set_len(self.len).is_ok() {
+                    self.zeroed_end = self.len;
+                }
+            }
+        }
+    }
+
+    /// Cuts the file back to `len` (if that is before the end) and makes
+    /// that the end, removing whatever a failed
+    /// [`append`](ZeroAheadFile::append) left after it, the zeros ahead, and
+    /// frames whose fsync failed. Not fsynced: the caller makes the cut
+    /// durable.
+    pub fn cut_back(&mut self, len: u64) -> io::Result<()> {
+        let len = len.min(self.len);
+        self.file.set_len(len)?;
+        self.len = len;
+        self.zeroed_end = len;
+        Ok(())
+    }
+
+    /// Cuts the zeros ahead off, durably, so that the file ends at its last
+    /// frame, as a sealed file must. Does nothing if there are none. On
+    /// error the zeros may remain; the opening scan accepts them only in the
+    /// newest file, so the caller must not seal the file.
+    pub fn cut_zeros(&mut self) -> io::Result<()> {
+        if self.zeroed_end > self.len {
+            self.file.set_len(self.len)?;
+            self.file.sync_data()?;
+            self.zeroed_end = self.len;
+        }
+        Ok(())
+    }
+
+    /// Whether zeros ahead are to be cut before the file is sealed.
+    pub fn has_zeros_ahead(&self) -> bool {
+        self.zeroed_end > self.len
+    }
+}
+
+/// Whether a frame that does not decode (its checksum fails, or the file
+/// ends inside it) is a write cut short rather than corruption: true if it
+/// claims to end at or past the end of the file (`file_len`), or if
+/// nothing but zeros follows its claimed end. See the module docs.
+///
+/// Only the newest file of a log may hold a torn frame, and a frame whose
+/// structure is impossible (a bad magic, a length no writer makes) is
+/// corruption whatever follows it: both are the caller's to decide first.
+pub fn torn_frame(file: &mut dyn LogFile, claimed_end: u64, file_len: u64) -> io::Result<bool> {
+    Ok(claimed_end >= file_len || zeros_between(file, claimed_end, file_len)?)
+}
+
+/// Whether every byte of `file` in `[from, to)` is zero (bytes past the end
+/// of the file count as zeros).
+pub fn zeros_between(file: &mut dyn LogFile, from: u64, to: u64) -> io::Result<bool> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut at = from;
+    while at < to {
+        let want = usize::try_from(to - at).map_or(buf.len(), |n| n.min(buf.len()));
+        let n = read_full_at(file, at, &mut buf[..want])?;
+        if n == 0 {
+            break;
+        }
+        if buf[..n].iter().any(|&b| b != 0) {
+            return Ok(false);
+        }
+        at += n as u64;
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::fault::FaultFs;
+    use crate::io::{LogFs, StdFs};
+
+    fn new_file(dir: &tempfile::TempDir, fs: &dyn LogFs) -> Box<dyn LogFile> {
+        fs.create_new(&dir.path().join("log"))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn contents(dir: &tempfile::TempDir) -> Vec<u8> {
+        std::fs::read(dir.path().join("log")).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn appends_land_at_the_end_with_zeros_ahead_and_cut_zeros_ends_the_file_there() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut f = ZeroAheadFile::new(new_file(&dir, &StdFs), 0, 4096);
+        f.append(b"abc").unwrap_or_else(|e| panic!("{e}"));
+        f.append(b"defg").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(f.len(), 7);
+        let on_disk = contents(&dir);
+        assert_eq!(
+            on_disk.len(),
+            8192,
+            "filled to a multiple of 4096, 4096 past the end"
+        );
+        assert_eq!(&on_disk[..7], b"abcdefg");
+        assert!(on_disk[7..].iter().all(|&b| b == 0));
+        assert!(f.has_zeros_ahead());
+        f.cut_zeros().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(contents(&dir), b"abcdefg");
+        assert!(!f.has_zeros_ahead());
+    }
+
+    #[test]
+    fn without_fill_appends_are_plain() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut f = ZeroAheadFile::new(new_file(&dir, &StdFs), 0, 0);
+        f.append(b"abc").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(contents(&dir), b"abc");
+        assert!(!f.has_zeros_ahead());
+    }
+
+    #[test]
+    fn a_full_disk_fails_the_append_without_moving_the_end() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let fs = FaultFs::new();
+        let mut f = ZeroAheadFile::new(new_file(&dir, &fs), 0, 4096);
+        f.append(b"abc").unwrap_or_else(|e| panic!("{e}"));
+        fs.enospc_on_write(true);
+        // Crossing the zeroed region needs a fill, which fails too.
+        assert!(f.append(&[1u8; 9000]).is_err());
+        assert_eq!(f.len(), 3);
+        f.cut_back(f.len()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(contents(&dir), b"abc");
+        fs.enospc_on_write(false);
+        f.append(b"d").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(&contents(&dir)[..4], b"abcd");
+        // A frame whose fsync failed is cut back off.
+        f.cut_back(3).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(f.len(), 3);
+        assert_eq!(contents(&dir), b"abc");
+    }
+
+    #[test]
+    fn a_frame_is_torn_only_if_zeros_follow_its_claimed_end() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut file = new_file(&dir, &StdFs);
+        // A frame's first bytes, cut short at 4, then zeros to 64.
+        let mut bytes = vec![0u8; 64];
+        bytes[..4].copy_from_slice(b"FRAM");
+        file.write_all(&bytes).unwrap_or_else(|e| panic!("{e}"));
+        // Claimed to end at 16: zeros from 16 on, a torn write.
+        assert!(torn_frame(file.as_mut(), 16, 64).unwrap_or_else(|e| panic!("{e}")));
+        // Claimed to end past the file: cut short by the end of the file.
+        assert!(torn_frame(file.as_mut(), 100, 64).unwrap_or_else(|e| panic!("{e}")));
+        // Data after the claimed end: something was written after it, so
+        // this frame was complete once: corruption.
+        file.write_all_at(b"x", 40)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!torn_frame(file.as_mut(), 16, 64).unwrap_or_else(|e| panic!("{e}")));
+        assert!(zeros_between(file.as_mut(), 4, 40).unwrap_or_else(|e| panic!("{e}")));
+        assert!(!zeros_between(file.as_mut(), 0, 4).unwrap_or_else(|e| panic!("{e}")));
+        // Past the end of the file counts as zeros.
+        assert!(zeros_between(file.as_mut(), 41, 10_000).unwrap_or_else(|e| panic!("{e}")));
+    }
+}
