@@ -19,6 +19,7 @@
 //!   lands in one shard, in commit order.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -131,22 +132,40 @@ impl<'a> KinesisRecord<'a> {
 
     /// The compact JSON text, exactly as DynamoDB writes it.
     pub fn to_json(&self) -> String {
+        let bytes = self.to_json_bytes();
+        // Built from `&str`s and ASCII only, so always UTF-8.
+        String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+
+    /// [`to_json`](KinesisRecord::to_json) as the bytes a stream record
+    /// carries: built in place, each string escaped straight into the
+    /// output, in a buffer sized for both images up front.
+    pub fn to_json_bytes(&self) -> Vec<u8> {
         let change = &self.record.change;
-        let mut out = String::with_capacity(256);
-        out.push_str("{\"awsRegion\":");
+        let size_bytes = self.record.size_bytes();
+        // Keys and both images, a quarter more for the type wrappers and
+        // quotes, and the envelope: a guess that usually fits, so the
+        // buffer rarely grows (and copies) while it is filled.
+        let mut out: Vec<u8> = Vec::with_capacity(
+            size_bytes
+                .saturating_add(size_bytes / 4)
+                .saturating_add(512),
+        );
+        out.extend_from_slice(b"{\"awsRegion\":");
         push_str(&mut out, self.aws_region);
-        out.push_str(",\"eventID\":");
+        out.extend_from_slice(b",\"eventID\":");
         push_str(&mut out, &self.event_id);
-        out.push_str(",\"eventName\":\"");
-        out.push_str(self.record.kind().as_str());
-        out.push_str("\",\"userIdentity\":");
-        out.push_str(match change.origin {
-            ChangeOrigin::Application => "null",
+        out.extend_from_slice(b",\"eventName\":\"");
+        out.extend_from_slice(self.record.kind().as_str().as_bytes());
+        out.extend_from_slice(b"\",\"userIdentity\":");
+        out.extend_from_slice(match change.origin {
+            ChangeOrigin::Application => b"null".as_slice(),
             ChangeOrigin::TimeToLive => {
-                "{\"type\":\"Service\",\"principalId\":\"dynamodb.amazonaws.com\"}"
+                b"{\"type\":\"Service\",\"principalId\":\"dynamodb.amazonaws.com\"}".as_slice()
             }
         });
-        out.push_str(",\"recordFormat\":\"application/json\",\"tableName\":");
+        out.extend_from_slice(b",\"recordFormat\":\"application/json\",\"tableName\":");
         push_str(&mut out, &change.table);
         let time = match self.precision {
             Precision::Millisecond => self.record.created_micros / 1000,
@@ -158,113 +177,114 @@ impl<'a> KinesisRecord<'a> {
         );
         push_map(&mut out, &change.keys);
         if let Some(new) = &change.new_image {
-            out.push_str(",\"NewImage\":");
+            out.extend_from_slice(b",\"NewImage\":");
             push_map(&mut out, new);
         }
         if let Some(old) = &change.old_image {
-            out.push_str(",\"OldImage\":");
+            out.extend_from_slice(b",\"OldImage\":");
             push_map(&mut out, old);
         }
-        let _ = write!(out, ",\"SizeBytes\":{}", self.record.size_bytes());
+        let _ = write!(out, ",\"SizeBytes\":{size_bytes}");
         if self.precision == Precision::Microsecond {
-            out.push_str(",\"ApproximateCreationDateTimePrecision\":\"MICROSECOND\"");
+            out.extend_from_slice(b",\"ApproximateCreationDateTimePrecision\":\"MICROSECOND\"");
         }
-        out.push_str("},\"eventSource\":\"aws:dynamodb\"}");
+        out.extend_from_slice(b"},\"eventSource\":\"aws:dynamodb\"}");
         out
     }
 }
 
-fn push_str(out: &mut String, s: &str) {
-    // serde_json escapes exactly what JSON requires and leaves non-ASCII raw.
-    out.push_str(&serde_json::Value::from(s).to_string());
+fn push_str(out: &mut Vec<u8>, s: &str) {
+    // serde_json escapes exactly what JSON requires and leaves non-ASCII
+    // raw. Writing into a `Vec` cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
 }
 
-fn push_binary(out: &mut String, raw: &[u8]) {
+fn push_binary(out: &mut Vec<u8>, raw: &[u8]) {
     // Double base64: the API's base64 text, encoded again.
-    out.push('"');
-    out.push_str(&BASE64.encode(BASE64.encode(raw)));
-    out.push('"');
+    out.push(b'"');
+    out.extend_from_slice(BASE64.encode(BASE64.encode(raw)).as_bytes());
+    out.push(b'"');
 }
 
 fn push_map<'v>(
-    out: &mut String,
+    out: &mut Vec<u8>,
     entries: impl IntoIterator<Item = (&'v String, &'v AttributeValue)>,
 ) {
-    out.push('{');
+    out.push(b'{');
     for (i, (name, value)) in entries.into_iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push(b',');
         }
         push_str(out, name);
-        out.push(':');
+        out.push(b':');
         push_value(out, value);
     }
-    out.push('}');
+    out.push(b'}');
 }
 
-fn push_list<'v>(out: &mut String, items: impl IntoIterator<Item = &'v str>) {
-    out.push('[');
+fn push_list<'v>(out: &mut Vec<u8>, items: impl IntoIterator<Item = &'v str>) {
+    out.push(b'[');
     for (i, item) in items.into_iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push(b',');
         }
         push_str(out, item);
     }
-    out.push(']');
+    out.push(b']');
 }
 
-fn push_value(out: &mut String, value: &AttributeValue) {
+fn push_value(out: &mut Vec<u8>, value: &AttributeValue) {
     match value {
         AttributeValue::S(s) => {
-            out.push_str("{\"S\":");
+            out.extend_from_slice(b"{\"S\":");
             push_str(out, s);
         }
         AttributeValue::N(n) => {
             let _ = write!(out, "{{\"N\":\"{n}\"");
         }
         AttributeValue::B(b) => {
-            out.push_str("{\"B\":");
+            out.extend_from_slice(b"{\"B\":");
             push_binary(out, b);
         }
         AttributeValue::Bool(b) => {
             let _ = write!(out, "{{\"BOOL\":{b}");
         }
-        AttributeValue::Null => out.push_str("{\"NULL\":true"),
+        AttributeValue::Null => out.extend_from_slice(b"{\"NULL\":true"),
         AttributeValue::M(m) => {
-            out.push_str("{\"M\":");
+            out.extend_from_slice(b"{\"M\":");
             push_map(out, m);
         }
         AttributeValue::L(l) => {
-            out.push_str("{\"L\":[");
+            out.extend_from_slice(b"{\"L\":[");
             for (i, v) in l.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 push_value(out, v);
             }
-            out.push(']');
+            out.push(b']');
         }
         AttributeValue::Ss(s) => {
-            out.push_str("{\"SS\":");
+            out.extend_from_slice(b"{\"SS\":");
             push_list(out, s.iter().map(String::as_str));
         }
         AttributeValue::Ns(s) => {
-            out.push_str("{\"NS\":");
+            out.extend_from_slice(b"{\"NS\":");
             let texts: Vec<String> = s.iter().map(ToString::to_string).collect();
             push_list(out, texts.iter().map(String::as_str));
         }
         AttributeValue::Bs(s) => {
-            out.push_str("{\"BS\":[");
+            out.extend_from_slice(b"{\"BS\":[");
             for (i, b) in s.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 push_binary(out, b);
             }
-            out.push(']');
+            out.push(b']');
         }
     }
-    out.push('}');
+    out.push(b'}');
 }
 
 #[cfg(test)]
@@ -405,5 +425,40 @@ mod tests {
             pk,
             partition_key("orders", &item(r#"{"pk":{"S":"a"},"sk":{"N":"2"}}"#))
         );
+    }
+
+    #[test]
+    fn strings_are_escaped_as_json_requires() {
+        let tricky = "quote \" backslash \\ newline \n tab \t bell \u{7} é 日本 🦀";
+        let record = ChangeRecord {
+            lsn: 7,
+            created_micros: 1,
+            change: Change {
+                table_id: 1,
+                table: tricky.into(),
+                keys: Item::new().with("pk", tricky),
+                old_image: None,
+                new_image: Some(Item::new().with("pk", tricky).with(tricky, tricky)),
+                origin: ChangeOrigin::Application,
+            },
+        };
+        let r = KinesisRecord::new(&record, "us-east-1", Precision::Millisecond);
+        let bytes = r.to_json_bytes();
+        assert_eq!(bytes, r.to_json().into_bytes());
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["tableName"], tricky);
+        assert_eq!(v["dynamodb"]["Keys"]["pk"]["S"], tricky);
+        assert_eq!(v["dynamodb"]["NewImage"][tricky]["S"], tricky);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_change_renders_as_valid_json_with_its_size(change in crate::arbitrary::arb_change()) {
+            let record = ChangeRecord { lsn: 1, created_micros: 1, change };
+            let bytes = KinesisRecord::new(&record, "eu-west-1", Precision::Microsecond).to_json_bytes();
+            let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            proptest::prop_assert_eq!(v["dynamodb"]["SizeBytes"].as_u64(), u64::try_from(record.size_bytes()).ok());
+            proptest::prop_assert_eq!(v["tableName"].as_str(), Some(record.change.table.as_str()));
+        }
     }
 }

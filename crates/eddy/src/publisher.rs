@@ -196,7 +196,7 @@ fn publish_some(inner: &Inner, key: &(u64, String), feed: &mut Subscription) -> 
                 change,
             };
             let precision = destination.precision_for(entry.lsn);
-            let data = KinesisRecord::new(&record, inner.region(), precision).to_json();
+            let data = KinesisRecord::new(&record, inner.region(), precision).to_json_bytes();
             let key = partition_key(&record.change.table, &record.change.keys);
             if data.len() + key.len() > MAX_RECORD_BYTES {
                 metrics.failed_to_replicate += 1;
@@ -204,7 +204,7 @@ fn publish_some(inner: &Inner, key: &(u64, String), feed: &mut Subscription) -> 
                 metrics.records_published += 1;
                 metrics.cdc_units += record.cdc_units();
                 bytes += data.len() + key.len();
-                records.push((key, data.into_bytes()));
+                records.push((key, data));
             }
         }
         if records.len() < BATCH_RECORDS && bytes < BATCH_BYTES {

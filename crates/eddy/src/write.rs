@@ -86,9 +86,10 @@ impl Inner {
                 .zip(encoded.iter().map(Vec::as_slice)),
         );
 
-        // `written[i]` is `None` while op i's images live in `changes` (they
-        // move back once applied), so no image is ever cloned.
-        let mut written: Vec<Option<Written>> = Vec::with_capacity(ops.len());
+        // The images of a changed item move into `changes` and back into
+        // `written[slots[j]]` once applied, so no image is ever cloned.
+        let mut written: Vec<Written> = Vec::with_capacity(ops.len());
+        let mut slots = Vec::new();
         let mut changes = Vec::new();
         let mut changed_keys: Vec<&[u8]> = Vec::new();
         let mut reasons: Vec<Option<Error>> = Vec::new();
@@ -113,8 +114,9 @@ impl Inner {
                 }
             };
             if old == new {
-                written.push(Some(Written { old, new }));
+                written.push(Written { old, new });
             } else {
+                slots.push(written.len());
                 changes.push(Change {
                     table_id: op.table.id,
                     table: op.table.name.clone(),
@@ -124,7 +126,10 @@ impl Inner {
                     origin,
                 });
                 changed_keys.push(key);
-                written.push(None);
+                written.push(Written {
+                    old: None,
+                    new: None,
+                });
             }
         }
         if reasons.iter().any(Option::is_some) {
@@ -139,22 +144,13 @@ impl Inner {
         if !changes.is_empty() {
             self.commit(&changes, &changed_keys)?;
         }
-        let mut applied = changes.into_iter();
-        Ok(written
-            .into_iter()
-            .map(|w| {
-                w.or_else(|| {
-                    applied.next().map(|c| Written {
-                        old: c.old_image,
-                        new: c.new_image,
-                    })
-                })
-                .unwrap_or(Written {
-                    old: None,
-                    new: None,
-                })
-            })
-            .collect())
+        for (slot, c) in slots.into_iter().zip(changes) {
+            written[slot] = Written {
+                old: c.old_image,
+                new: c.new_image,
+            };
+        }
+        Ok(written)
     }
 
     /// Logs `changes` as one group, then applies them to the store under
