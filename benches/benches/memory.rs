@@ -9,13 +9,19 @@
 //! published everything. Peak RSS is `VmHWM` from `/proc/self/status`,
 //! read at the end; RSS is also sampled at every tenth of the run.
 //!
+//! With `--index`, the table also has a global secondary index projecting
+//! whole items (`eddy_benches::inverted_index`), so every write also
+//! writes the item into the index, in one sled transaction with it.
+//!
 //! Run: `cargo bench -p eddy-benches --bench memory -- [--items 1000000]
-//! [--size 1024] [--cache-mib 64]`.
+//! [--size 1024] [--cache-mib 64] [--index]`.
 
 use std::time::{Duration, Instant};
 
 use eddy::{Durability, Options, ReturnValues};
-use eddy_benches::{arg, item, open_eddy_with, proc_status_kib, TABLE};
+use eddy_benches::{
+    arg, flag, inverted_index, item, open_eddy_with_indexes, proc_status_kib, TABLE,
+};
 
 fn mib(kib: Option<u64>) -> String {
     kib.map_or_else(|| "n/a".into(), |k| format!("{:.1}", k as f64 / 1024.0))
@@ -25,18 +31,29 @@ fn main() {
     let items: u64 = arg("items", 1_000_000);
     let size: usize = arg("size", 1024);
     let cache_mib: u64 = arg("cache-mib", 64);
+    let indexed = flag("index");
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let options = Options::new()
         .durability(Durability::None)
         .cache_capacity(cache_mib << 20);
     let cache_bytes = options.cache_capacity_bytes();
     let rss_at_open = proc_status_kib("VmRSS");
-    let db = open_eddy_with(dir.path(), options, true);
+    let indexes = if indexed {
+        vec![inverted_index()]
+    } else {
+        Vec::new()
+    };
+    let db = open_eddy_with_indexes(dir.path(), options, true, indexes);
 
     println!("## Memory\n");
     println!(
-        "{items} items of ~{size} B, one writer, Durability::None, destination on a 4-shard stream, cache_capacity {} MiB.\n",
-        cache_bytes >> 20
+        "{items} items of ~{size} B, one writer, Durability::None, destination on a 4-shard stream, cache_capacity {} MiB{}.\n",
+        cache_bytes >> 20,
+        if indexed {
+            ", a global secondary index projecting whole items"
+        } else {
+            ""
+        }
     );
     println!("| written | elapsed s | RSS MiB | peak RSS MiB |");
     println!("|---:|---:|---:|---:|");

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use eddy::crates::stream::{CreateStream, StreamMode};
-use eddy::{Database, Durability, Item, KeySchema, KeyType, Options};
+use eddy::{Database, Durability, IndexDef, Item, KeySchema, KeyType, Options};
 use eddy_model::codec;
 
 /// The benchmark table.
@@ -35,8 +35,28 @@ pub fn open_eddy(dir: &Path, durability: Durability, destination: bool) -> Datab
 
 /// [`open_eddy`] with explicit options (cache size, checkpoint policy, ...).
 pub fn open_eddy_with(dir: &Path, options: Options, destination: bool) -> Database {
+    open_eddy_with_indexes(dir, options, destination, Vec::new())
+}
+
+/// The benchmark table's inverted index: `sk` as its partition key and `pk`
+/// as its sort key, projecting whole items (so every write also writes a
+/// full copy of the item into the index).
+pub fn inverted_index() -> IndexDef {
+    IndexDef::global(
+        "by-sk",
+        KeySchema::new("sk", KeyType::N).with_sort_key("pk", KeyType::S),
+    )
+}
+
+/// [`open_eddy_with`], the table created with `indexes`.
+pub fn open_eddy_with_indexes(
+    dir: &Path,
+    options: Options,
+    destination: bool,
+    indexes: Vec<IndexDef>,
+) -> Database {
     let db = Database::open_with(dir, options).unwrap_or_else(|e| panic!("open: {e}"));
-    db.create_table(TABLE, schema())
+    db.create_table_with_indexes(TABLE, schema(), indexes)
         .unwrap_or_else(|e| panic!("create table: {e}"));
     if destination {
         db.streams()
