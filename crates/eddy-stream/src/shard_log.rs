@@ -9,12 +9,12 @@
 //!
 //! Zeros ahead: as the change log does, the writer keeps the active segment
 //! (a [`ZeroAheadFile`]) filled with zeros up to [`PREALLOCATE_BYTES`] past
-//! its end and writes records into that space at their offsets, so each append's `fsync` flushes data
-//! without also writing out a new file size. A segment is cut back to its
-//! last record before the next one is created and when the shard closes;
-//! after a crash the open-time scan cuts the zeros of the newest segment
-//! (see [`crate::segment`]). Readers never see the zeros: they read up to
-//! the durable length in the [`View`].
+//! its end and writes records into that space at their offsets, so each
+//! append's `fsync` flushes data without also writing out a new file size.
+//! A segment is cut back to its last record before the next one is created
+//! and when the shard closes; after a crash the open-time scan cuts the
+//! zeros of the newest segment (see [`crate::segment`]). Readers never see
+//! the zeros: they read up to the durable length in the [`View`].
 //!
 //! Failure policy: if a write or `fsync` fails, the segment is truncated back
 //! to its last durable length and that truncation is fsynced; the call fails
