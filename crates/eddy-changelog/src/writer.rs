@@ -36,7 +36,7 @@
 //! a journal), which costs about half as much again as the data write
 //! itself. So under [`Durability::Sync`] (the other modes fsync
 //! rarely, and would only write every byte twice) the active segment is a
-//! [`ZeroAheadFile`], kept filled with zeros up to [`PREALLOCATE_BYTES`]
+//! [`ZeroAheadFile`], kept filled with zeros up to [`ZERO_AHEAD_BYTES`]
 //! past its end ahead of time (one write, made durable by the next group's
 //! fsync), with groups written into that space at their offsets; only one
 //! fsync per such chunk changes the file's size. A sealed segment is cut
@@ -47,7 +47,7 @@
 
 use crate::error::{Error, Result};
 use crate::frame::encode_into;
-use crate::io::{LogFile, ZeroAheadFile};
+use crate::io::{LogFile, ZeroAheadFile, ZERO_AHEAD_BYTES};
 use crate::options::{Clock, Durability};
 use crate::segment::{create_segment, segment_file_name, SegmentInfo, SEGMENT_HEADER_LEN};
 use crate::shared::{Committed, CommittedGroup, Shared};
@@ -116,10 +116,6 @@ pub(crate) struct Writer {
 
 type AppendReq = (Vec<Vec<u8>>, Sender<Result<Committed>>);
 
-/// How far ahead of the log's end the active segment is filled with zeros
-/// (see the module docs).
-pub(crate) const PREALLOCATE_BYTES: u64 = 1 << 20;
-
 /// Wraps a segment file whose frames end at `len`, filling zeros ahead
 /// under [`Durability::Sync`] only (see the module docs).
 pub(crate) fn zero_ahead_file(
@@ -128,7 +124,7 @@ pub(crate) fn zero_ahead_file(
     durability: Durability,
 ) -> ZeroAheadFile {
     let ahead = if durability == Durability::Sync {
-        PREALLOCATE_BYTES
+        ZERO_AHEAD_BYTES
     } else {
         0
     };

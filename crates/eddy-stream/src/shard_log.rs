@@ -8,7 +8,7 @@
 //! unacknowledged record.
 //!
 //! Zeros ahead: as the change log does, the writer keeps the active segment
-//! (a [`ZeroAheadFile`]) filled with zeros up to [`PREALLOCATE_BYTES`] past
+//! (a [`ZeroAheadFile`]) filled with zeros up to [`ZERO_AHEAD_BYTES`] past
 //! its end and writes records into that space at their offsets, so each
 //! append's `fsync` flushes data without also writing out a new file size.
 //! A segment is cut back to its last record before the next one is created
@@ -39,7 +39,7 @@ use crate::segment::{
     HEADER_LEN, INDEX_EVERY,
 };
 use crate::summary;
-use eddy_model::io::{LogFs, ZeroAheadFile};
+use eddy_model::io::{LogFs, ZeroAheadFile, ZERO_AHEAD_BYTES};
 use parking_lot::{Mutex, RwLock};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -50,9 +50,6 @@ struct View {
     /// One past the last durable `seqIx`.
     next_seq_ix: u64,
 }
-
-/// How far ahead of its end the active segment is filled with zeros.
-const PREALLOCATE_BYTES: u64 = 1 << 20;
 
 struct WriterState {
     /// The active segment, once an append has opened it.
@@ -351,7 +348,7 @@ impl ShardLog {
                         .fs
                         .open_append(&path)
                         .map_err(io_ctx("opening", &path))?;
-                    w.active = Some(ZeroAheadFile::new(f, len, PREALLOCATE_BYTES));
+                    w.active = Some(ZeroAheadFile::new(f, len, ZERO_AHEAD_BYTES));
                 }
                 Ok(())
             }
@@ -370,7 +367,7 @@ impl ShardLog {
     fn new_segment(&self, w: &mut WriterState) -> Result<()> {
         let first = w.next_seq_ix;
         let f = create_segment(self.fs.as_ref(), &self.dir, self.index, first)?;
-        w.active = Some(ZeroAheadFile::new(f, HEADER_LEN, PREALLOCATE_BYTES));
+        w.active = Some(ZeroAheadFile::new(f, HEADER_LEN, ZERO_AHEAD_BYTES));
         self.view.write().segs.push(Scanned::empty(
             crate::segment::segment_path(&self.dir, first),
             first,

@@ -46,6 +46,12 @@ fn setup(dir: &Path, clock: &ManualClock, n: u8, seg: u64) -> Vec<PutRecordOutpu
         .collect()
 }
 
+/// Appends `bytes` to the file at `path` (a crash's leftovers).
+fn append_to(path: &Path, bytes: &[u8]) {
+    let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    f.write_all(bytes).unwrap();
+}
+
 #[test]
 fn torn_tail_is_truncated() {
     let dir = tempfile::tempdir().unwrap();
@@ -54,9 +60,7 @@ fn torn_tail_is_truncated() {
     let seg = segs(dir.path()).pop().unwrap();
     let good_len = std::fs::metadata(&seg).unwrap().len();
     // A half-written frame: a plausible header and part of its body.
-    let mut f = std::fs::OpenOptions::new().append(true).open(&seg).unwrap();
-    f.write_all(&[40, 2, 0, 0, 1, 2, 3, 4, 9, 9, 9]).unwrap();
-    drop(f);
+    append_to(&seg, &[40, 2, 0, 0, 1, 2, 3, 4, 9, 9, 9]);
     let s = Streams::open(dir.path(), clock.options()).unwrap();
     assert_eq!(std::fs::metadata(&seg).unwrap().len(), good_len);
     let recs = read_all_trim_horizon(&s, "s", SID);
@@ -73,9 +77,7 @@ fn torn_tail_is_truncated() {
     );
     // Zero-filled tail (extended file, data never written) is torn too.
     drop(s);
-    let mut f = std::fs::OpenOptions::new().append(true).open(&seg).unwrap();
-    f.write_all(&[0u8; 100]).unwrap();
-    drop(f);
+    append_to(&seg, &[0u8; 100]);
     let s = Streams::open(dir.path(), clock.options()).unwrap();
     assert_eq!(read_all_trim_horizon(&s, "s", SID).len(), 6);
 }
@@ -331,10 +333,7 @@ fn a_frame_cut_short_before_zeros_is_a_torn_tail() {
         &[40, 2, 0, 0, 7],
         &[40, 2, 0, 0, 1, 2, 3, 4, 9, 9],
     ] {
-        let mut f = std::fs::OpenOptions::new().append(true).open(&seg).unwrap();
-        f.write_all(head).unwrap();
-        f.write_all(&vec![0u8; 8192]).unwrap();
-        drop(f);
+        append_to(&seg, &[head, &[0u8; 8192][..]].concat());
         let s = Streams::open(dir.path(), clock.options()).unwrap();
         assert_eq!(std::fs::metadata(&seg).unwrap().len(), good_len, "{head:?}");
         let recs = read_all_trim_horizon(&s, "s", SID);

@@ -174,4 +174,4 @@ pub fn read_full_at(file: &mut dyn LogFile, offset: u64, buf: &mut [u8]) -> io::
 pub mod fault;
 mod tail;
 
-pub use tail::{torn_frame, zeros_between, ZeroAheadFile};
+pub use tail::{torn_frame, zeros_between, ZeroAheadFile, ZERO_AHEAD_BYTES};

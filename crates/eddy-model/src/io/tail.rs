@@ -30,6 +30,11 @@
 use super::{read_full_at, LogFile};
 use std::io;
 
+/// How far past its end a log's active file is kept filled with zeros
+/// (rounded up to a multiple of this), in both the change log and the
+/// stream shards: one fsync per mebibyte of log changes the file's size.
+pub const ZERO_AHEAD_BYTES: u64 = 1 << 20;
+
 /// A log's active file, written only at its end, optionally kept filled
 /// with zeros ahead of that end (see the module docs).
 ///
