@@ -60,6 +60,10 @@ for bench in put_item durable_put reads get_records; do
     echo "== criterion: $bench"
     cargo bench -p eddy-benches --bench "$bench" -- "${CRITERION_ARGS[@]}"
 done
+# The same put_item group built with the system allocator instead of
+# mimalloc (group put_item_system_alloc; docs/benchmarks.md, "The allocator").
+echo "== criterion: put_item, system allocator"
+cargo bench -p eddy-benches --no-default-features --bench put_item -- "${CRITERION_ARGS[@]}"
 
 run_binary() {
     local bench="$1"
@@ -83,6 +87,7 @@ echo "== summary"
     grep -m1 'model name' /proc/cpuinfo | sed 's/.*: /- CPU: /' || true
     echo "- Commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (dirty)')"
     echo "- Date: $(date -u +%Y-%m-%dT%H:%MZ)"
+    echo "- Allocator: mimalloc in every bench binary, baselines included; the system allocator in put_item_system_alloc"
     echo "- Target dir: $TARGET; QUICK=${QUICK:-0}"
 } > "$OUT/machine.md"
 python3 benches/summary.py --criterion "$TARGET/criterion" --title "$TITLE" \

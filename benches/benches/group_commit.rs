@@ -90,7 +90,22 @@ fn main() {
                 }
             });
         }
-        std::thread::sleep(Duration::from_secs_f64(seconds));
+        // A timeline on stderr: writes per second and the checkpoint LSN,
+        // to see what checkpoints cost the writers.
+        let mut last = (0u64, Instant::now());
+        while started.elapsed().as_secs_f64() < seconds {
+            std::thread::sleep(Duration::from_secs_f64(
+                (seconds - started.elapsed().as_secs_f64()).clamp(0.0, 1.0),
+            ));
+            let now = (next.load(Ordering::Relaxed), Instant::now());
+            eprintln!(
+                "{:5.1} s: {:6.0} writes/s, checkpoint LSN {}",
+                started.elapsed().as_secs_f64(),
+                (now.0 - last.0) as f64 / (now.1 - last.1).as_secs_f64(),
+                db.stats().checkpoint_lsn
+            );
+            last = now;
+        }
         stop.store(true, Ordering::Relaxed);
     });
     let elapsed = started.elapsed().as_secs_f64();

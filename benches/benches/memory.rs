@@ -47,13 +47,14 @@ fn main() {
 
     println!("## Memory\n");
     println!(
-        "{items} items of ~{size} B, one writer, Durability::None, destination on a 4-shard stream, cache_capacity {} MiB{}.\n",
+        "{items} items of ~{size} B, one writer, Durability::None, destination on a 4-shard stream, cache_capacity {} MiB{}, allocator {}.\n",
         cache_bytes >> 20,
         if indexed {
             ", a global secondary index projecting whole items"
         } else {
             ""
-        }
+        },
+        eddy_benches::ALLOCATOR_NAME
     );
     println!("| written | elapsed s | RSS MiB | peak RSS MiB |");
     println!("|---:|---:|---:|---:|");

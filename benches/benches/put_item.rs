@@ -1,17 +1,18 @@
 //! `put_item`: eddy's write path with change capture against a bare sled
 //! insert of the same encoded keys and values, with `Durability::None` so
 //! that fsync cost does not hide the CPU cost of capture, logging and
-//! streaming.
+//! streaming. Built without the default `mimalloc` feature, the group is
+//! `put_item_system_alloc` (benches/run.sh runs both builds).
 
 // criterion_group! generates undocumented functions.
 #![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use eddy::{Durability, ReturnValues};
-use eddy_benches::{item, open_eddy, open_sled, sled_entry, TABLE};
+use eddy_benches::{group_name, item, open_eddy, open_sled, sled_entry, TABLE};
 
 fn put_item(c: &mut Criterion) {
-    let mut group = c.benchmark_group("put_item");
+    let mut group = c.benchmark_group(group_name("put_item"));
     for size in [100usize, 4096] {
         group.throughput(Throughput::Elements(1));
         group.bench_with_input(BenchmarkId::new("sled_raw", size), &size, |b, &size| {

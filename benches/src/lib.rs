@@ -8,6 +8,31 @@ use eddy::crates::stream::{CreateStream, StreamMode};
 use eddy::{Database, Durability, IndexDef, Item, KeySchema, KeyType, Options};
 use eddy_model::codec;
 
+/// Every bench binary, baselines included, allocates with mimalloc unless
+/// built with `--no-default-features` (docs/benchmarks.md, "The
+/// allocator").
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The allocator this build of the benchmarks uses, for their reports.
+pub const ALLOCATOR_NAME: &str = if cfg!(feature = "mimalloc") {
+    "mimalloc"
+} else {
+    "the system allocator"
+};
+
+/// A criterion group's name in this build: `base`, or
+/// `base_system_alloc` when built without mimalloc, so that one run can
+/// hold both builds' results side by side.
+pub fn group_name(base: &str) -> String {
+    if cfg!(feature = "mimalloc") {
+        base.to_string()
+    } else {
+        format!("{base}_system_alloc")
+    }
+}
+
 /// The benchmark table.
 pub const TABLE: &str = "bench";
 /// The stream a destination benchmark streams into.

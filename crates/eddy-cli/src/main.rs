@@ -25,6 +25,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// eddy's write path allocates on one thread and frees on another (the
+/// writer and the stream publisher); glibc's malloc serialises that on its
+/// arena locks, mimalloc does not (docs/benchmarks.md, "The allocator").
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// eddy: an embedded, durable change-data-capture database with DynamoDB's
 /// item model.
 #[derive(Debug, Parser)]

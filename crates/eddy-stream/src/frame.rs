@@ -82,9 +82,13 @@ pub(crate) struct FrameRef<'a> {
 
 /// Append the frame for `r` to `out`. The partition key and key id must be
 /// at most `u16::MAX` bytes (callers validate 256 characters and 2048
-/// characters).
+/// characters). The body is written in place after a header that is filled
+/// in last, so a frame costs one copy of its data.
 pub(crate) fn encode(r: &FrameRef<'_>, out: &mut Vec<u8>) {
-    let mut body = Enc::default();
+    let start = out.len();
+    out.reserve(encoded_len(r));
+    out.extend_from_slice(&[0; FRAME_HEADER_LEN]);
+    let mut body = Enc(std::mem::take(out));
     body.u64(r.seq_ix).u64(r.arrival_millis);
     body.u16(r.partition_key.len() as u16);
     body.0.extend_from_slice(r.partition_key.as_bytes());
@@ -105,13 +109,28 @@ pub(crate) fn encode(r: &FrameRef<'_>, out: &mut Vec<u8>) {
         body.0.extend_from_slice(&s.nonce);
     }
     body.bytes(r.data);
-    let len = (body.0.len() as u32).to_le_bytes();
+    *out = body.0;
+    let body_start = start + FRAME_HEADER_LEN;
+    let len = ((out.len() - body_start) as u32).to_le_bytes();
     let mut crc = crc32fast::Hasher::new();
     crc.update(&len);
-    crc.update(&body.0);
-    out.extend_from_slice(&len);
-    out.extend_from_slice(&crc.finalize().to_le_bytes());
-    out.extend_from_slice(&body.0);
+    crc.update(&out[body_start..]);
+    out[start..start + 4].copy_from_slice(&len);
+    out[start + 4..body_start].copy_from_slice(&crc.finalize().to_le_bytes());
+}
+
+/// The bytes [`encode`] appends for `r`.
+pub(crate) fn encoded_len(r: &FrameRef<'_>) -> usize {
+    FRAME_HEADER_LEN
+        + 8
+        + 8
+        + 2
+        + r.partition_key.len()
+        + 1
+        + r.explicit_hash_key.map_or(0, |_| 16)
+        + r.sealed.map_or(0, |s| 2 + s.key_id.len() + s.nonce.len())
+        + 4
+        + r.data.len()
 }
 
 /// Parse a frame header into `(body_len, crc)`; `Err` if the length is
@@ -236,14 +255,18 @@ mod tests {
         #[test]
         fn round_trip(seq in any::<u64>(), t in any::<u64>(), pk in "\\PC{1,20}",
                       ehk in proptest::option::of(any::<u128>()), data in proptest::collection::vec(any::<u8>(), 0..300),
-                      sealed in proptest::option::of(("[a-z:/0-9-]{1,40}", any::<[u8; NONCE_LEN]>()))) {
+                      sealed in proptest::option::of(("[a-z:/0-9-]{1,40}", any::<[u8; NONCE_LEN]>())),
+                      before in proptest::collection::vec(any::<u8>(), 0..40)) {
             let sealed = sealed.map(|(key_id, nonce)| Sealed { key_id, nonce });
             // A sealed payload always carries at least its tag.
             let data = if sealed.is_some() && data.len() < TAG_LEN { vec![0; TAG_LEN] } else { data };
             let r = StoredRecord { seq_ix: seq, arrival_millis: t, partition_key: pk, explicit_hash_key: ehk, data, sealed };
-            let mut buf = Vec::new();
+            // Frames are appended after whatever the buffer holds.
+            let mut buf = before.clone();
             encode(&fr(&r), &mut buf);
-            prop_assert_eq!(split(&buf).unwrap(), r);
+            prop_assert_eq!(&buf[..before.len()], &before[..]);
+            prop_assert_eq!(buf.len() - before.len(), encoded_len(&fr(&r)));
+            prop_assert_eq!(split(&buf[before.len()..]).unwrap(), r);
         }
 
         #[test]

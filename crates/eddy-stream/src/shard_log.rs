@@ -247,19 +247,25 @@ impl ShardLog {
             })
             .collect::<Result<_>>()
             .map_err(AppendRefused::Failed)?;
-        let mut buf = Vec::new();
-        let mut index = Vec::new();
-        let mut assigned = Vec::with_capacity(records.len());
-        for (i, (r, s)) in records.iter().zip(&sealed).enumerate() {
-            let seq_ix = w.next_seq_ix + i as u64;
-            let rec = FrameRef {
-                seq_ix,
+        let first_seq_ix = w.next_seq_ix;
+        let frames: Vec<FrameRef<'_>> = records
+            .iter()
+            .zip(&sealed)
+            .enumerate()
+            .map(|(i, (r, s))| FrameRef {
+                seq_ix: first_seq_ix + i as u64,
                 arrival_millis: arrival,
                 partition_key: &r.partition_key,
                 explicit_hash_key: r.explicit_hash_key,
                 data: s.as_ref().map_or(&r.data, |(_, ct)| ct),
                 sealed: s.as_ref().map(|(s, _)| s),
-            };
+            })
+            .collect();
+        let mut buf = Vec::with_capacity(frames.iter().map(frame::encoded_len).sum());
+        let mut index = Vec::new();
+        let mut assigned = Vec::with_capacity(records.len());
+        for rec in &frames {
+            let seq_ix = rec.seq_ix;
             if (seq_ix - first_of_seg).is_multiple_of(INDEX_EVERY) {
                 index.push(IndexEntry {
                     seq_ix,
@@ -267,7 +273,7 @@ impl ShardLog {
                     arrival_millis: arrival,
                 });
             }
-            frame::encode(&rec, &mut buf);
+            frame::encode(rec, &mut buf);
             assigned.push((seq_ix, arrival));
         }
         let res = match w.active.as_mut() {
