@@ -18,7 +18,6 @@
 //!   the table and the item's full primary key, so every change of one item
 //!   lands in one shard, in commit order.
 
-use std::fmt::Write as _;
 use std::io::Write as _;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -95,9 +94,11 @@ pub fn partition_key(table: &str, keys: &Item) -> String {
         hasher.update(&buf);
     }
     let digest: [u8; 16] = hasher.finalize().into();
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(32);
     for b in digest {
-        let _ = write!(out, "{b:02X}");
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
     }
     out
 }

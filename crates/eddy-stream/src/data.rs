@@ -176,16 +176,7 @@ impl Streams {
             };
             pending.clear();
             for g in groups.into_values() {
-                // Records are appended by value; clone only this group's.
-                let batch: Vec<NewRecord> = g
-                    .items
-                    .iter()
-                    .map(|&i| NewRecord {
-                        partition_key: recs[i].rec.partition_key.clone(),
-                        explicit_hash_key: recs[i].rec.explicit_hash_key,
-                        data: recs[i].rec.data.clone(),
-                    })
-                    .collect();
+                let batch: Vec<&NewRecord> = g.items.iter().map(|&i| &recs[i].rec).collect();
                 match g.log.append(&batch, self.now(), key.as_deref()) {
                     Ok(assigned) => {
                         let sid = shard_id(g.index);

@@ -205,7 +205,7 @@ impl ShardLog {
     /// `key` if given. Returns each record's `(seqIx, arrival_millis)`.
     pub fn append(
         &self,
-        records: &[NewRecord],
+        records: &[&NewRecord],
         now_millis: u64,
         key: Option<&StreamKey>,
     ) -> std::result::Result<Vec<(u64, u64)>, AppendRefused> {

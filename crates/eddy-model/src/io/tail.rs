@@ -109,10 +109,19 @@ impl ZeroAheadFile {
     }
 
     fn fill_ahead(&mut self, end: u64) {
+        /// Written over and over rather than allocating (and zeroing) a
+        /// buffer the size of each fill.
+        static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
         let from = self.zeroed_end.max(self.len);
         let to = end.div_ceil(self.ahead) * self.ahead + self.ahead;
-        let zeros = vec![0u8; (to - from) as usize];
-        match self.file.write_all_at(&zeros, from) {
+        let mut at = from;
+        let mut written = Ok(());
+        while at < to && written.is_ok() {
+            let n = usize::try_from(to - at).map_or(ZEROS.len(), |n| n.min(ZEROS.len()));
+            written = self.file.write_all_at(&ZEROS[..n], at);
+            at += n as u64;
+        }
+        match written {
             Ok(()) => self.zeroed_end = to,
             Err(e) => {
                 tracing::debug!(error = %e, "could not fill a log file ahead of its end; appending");
@@ -221,6 +230,22 @@ mod tests {
         f.cut_zeros().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(contents(&dir), b"abcdefg");
         assert!(!f.has_zeros_ahead());
+    }
+
+    #[test]
+    fn a_fill_larger_than_the_zero_chunk_zeroes_all_of_it() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut file = new_file(&dir, &StdFs);
+        file.write_all_at(&[0xff; 250_000], 0)
+            .unwrap_or_else(|e| panic!("{e}"));
+        // Frames end at 0: everything after is the fill's to overwrite,
+        // here 200 000 bytes, three 64 KiB chunks and a part.
+        let mut f = ZeroAheadFile::new(file, 0, 100_000);
+        f.append(b"abc").unwrap_or_else(|e| panic!("{e}"));
+        let on_disk = contents(&dir);
+        assert_eq!(&on_disk[..3], b"abc");
+        assert!(on_disk[3..200_000].iter().all(|&b| b == 0));
+        assert!(on_disk[200_000..].iter().all(|&b| b == 0xff));
     }
 
     #[test]
