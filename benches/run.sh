@@ -16,6 +16,7 @@
 #   MEMORY_ARGS        arguments of memory (default: --items 1000000 --cache-mib 64)
 #   GROUP_COMMIT_ARGS  arguments of group_commit (default: --seconds 5)
 #   WRITE_CPU_ARGS     arguments of write_cpu (default: --items 200000 --items-4k 50000 --rounds 2)
+#   PUT_RATIO_ARGS     arguments of put_ratio (default: --rounds 30 --slice-ms 300)
 #   PLOT_OUT           where the SVG goes (default: docs/benchmarks-durable-put.svg)
 #   KEEP_CRITERION=1   keep earlier criterion results (by default they are
 #                      removed first, so the summary holds this run only)
@@ -36,6 +37,7 @@ if [[ "${QUICK:-0}" == 1 ]]; then
     MEMORY_ARGS="${MEMORY_ARGS:---items 20000 --cache-mib 64}"
     GROUP_COMMIT_ARGS="${GROUP_COMMIT_ARGS:---seconds 1 --baseline-seconds 1}"
     WRITE_CPU_ARGS="${WRITE_CPU_ARGS:---items 20000 --items-4k 5000 --rounds 1}"
+    PUT_RATIO_ARGS="${PUT_RATIO_ARGS:---rounds 3 --slice-ms 100}"
     PLOT_OUT="${PLOT_OUT:-$TARGET/benchmarks-durable-put.svg}"
     TITLE="eddy benchmark summary (QUICK smoke run: not for publishing)"
 else
@@ -46,6 +48,7 @@ else
     MEMORY_ARGS="${MEMORY_ARGS:---items 1000000 --cache-mib 64}"
     GROUP_COMMIT_ARGS="${GROUP_COMMIT_ARGS:---seconds 5}"
     WRITE_CPU_ARGS="${WRITE_CPU_ARGS:---items 200000 --items-4k 50000 --rounds 2}"
+    PUT_RATIO_ARGS="${PUT_RATIO_ARGS:---rounds 30 --slice-ms 300}"
     PLOT_OUT="${PLOT_OUT:-docs/benchmarks-durable-put.svg}"
     TITLE="eddy benchmark summary"
 fi
@@ -85,6 +88,8 @@ run_binary memory $MEMORY_ARGS
 run_binary group_commit $GROUP_COMMIT_ARGS
 # shellcheck disable=SC2086
 run_binary write_cpu $WRITE_CPU_ARGS
+# shellcheck disable=SC2086
+run_binary put_ratio $PUT_RATIO_ARGS
 
 echo "== summary"
 {
@@ -102,6 +107,7 @@ python3 benches/summary.py --criterion "$TARGET/criterion" --title "$TITLE" \
     --extra "$OUT/memory.md" \
     --extra "$OUT/group_commit.md" \
     --extra "$OUT/write_cpu.md" \
+    --extra "$OUT/put_ratio.md" \
     --out "$SUMMARY"
 python3 benches/plot.py --criterion "$TARGET/criterion" --out "$PLOT_OUT"
 echo "== done: $SUMMARY, $PLOT_OUT"
