@@ -1,11 +1,14 @@
-//! The data plane: `PutRecord`, `PutRecords`, `append_batch`,
+//! The data plane: `PutRecord`, `PutRecords`, `append_batch(_with)`,
 //! `GetShardIterator` and `GetRecords`.
 //!
 //! Writes are routed under the state read lock (which only clones the
 //! target shards' log handles) and appended under each shard's own writer
 //! lock, one write + fsync per shard per call; no lock other shards need is
 //! held across an fsync. If a shard was closed by a concurrent reshard
-//! between routing and appending, its records are routed again.
+//! between routing and appending, its records are routed again. With
+//! [`Visibility::Written`] every shard's records are written (and readable)
+//! first and the shards are fsynced after, so no record waits for another
+//! shard's fsync to be delivered.
 //!
 //! Encryption: a write reads the stream's key id under the same read lock
 //! as its routing, so records routed after `StartStreamEncryption` returned
@@ -25,7 +28,7 @@ use crate::seqnum::SequenceNumber;
 use crate::shard_log::{AppendRefused, NewRecord, ShardLog};
 use crate::types::{
     parse_shard_id, shard_id, AppendNotice, ChildShard, GetRecordsOutput, IteratorType, PutRecord,
-    PutRecordOutput, PutRecordsOutput, PutRecordsResultEntry,
+    PutRecordOutput, PutRecordsOutput, PutRecordsResultEntry, Visibility,
 };
 use crate::Streams;
 use std::collections::BTreeMap;
@@ -115,15 +118,20 @@ struct Routed {
 }
 
 impl Streams {
-    /// Route and durably append; one result per input, in order.
+    /// Route and durably append; one result per input, in order. The
+    /// records are readable as `visibility` says; durable either way when
+    /// this returns.
     fn append_prepared(
         &self,
         name: &str,
         recs: &[Prepared],
+        visibility: Visibility,
     ) -> Result<Vec<Result<PutRecordOutput>>> {
         let mut results: Vec<Option<Result<PutRecordOutput>>> =
             (0..recs.len()).map(|_| None).collect();
         let mut pending: Vec<usize> = (0..recs.len()).collect();
+        // Shards written but not yet fsynced (`Visibility::Written`).
+        let mut unsynced: Vec<Routed> = Vec::new();
         for _ in 0..ROUTE_ATTEMPTS {
             if pending.is_empty() {
                 break;
@@ -177,7 +185,7 @@ impl Streams {
             pending.clear();
             for g in groups.into_values() {
                 let batch: Vec<&NewRecord> = g.items.iter().map(|&i| &recs[i].rec).collect();
-                match g.log.append(&batch, self.now(), key.as_deref()) {
+                match g.log.append(&batch, self.now(), key.as_deref(), visibility) {
                     Ok(assigned) => {
                         let sid = shard_id(g.index);
                         let mut last = String::new();
@@ -200,6 +208,9 @@ impl Streams {
                             last_sequence_number: last,
                             count: assigned.len() as u32,
                         });
+                        if visibility == Visibility::Written {
+                            unsynced.push(g);
+                        }
                     }
                     Err(AppendRefused::Closed) => pending.extend(g.items),
                     Err(AppendRefused::Deleted) => return Err(self.stream_not_found(name)),
@@ -208,6 +219,13 @@ impl Streams {
                             results[i] = Some(Err(dup(&e)));
                         }
                     }
+                }
+            }
+        }
+        for g in unsynced {
+            if let Err(e) = g.log.sync_written() {
+                for &i in &g.items {
+                    results[i] = Some(Err(dup(&e)));
                 }
             }
         }
@@ -228,7 +246,7 @@ impl Streams {
     pub fn put_record(&self, stream: &str, record: PutRecord) -> Result<PutRecordOutput> {
         let name = self.resolve(stream)?;
         let p = prepare(record, "")?;
-        self.append_prepared(&name, std::slice::from_ref(&p))?
+        self.append_prepared(&name, std::slice::from_ref(&p), Visibility::Durable)?
             .pop()
             .unwrap_or_else(|| Err(Error::Poisoned("no result".into())))
     }
@@ -260,7 +278,7 @@ impl Streams {
             .enumerate()
             .map(|(i, r)| prepare(r, &format!("records.{}.member.", i + 1)))
             .collect::<Result<Vec<_>>>()?;
-        let results = self.append_prepared(&name, &prepared)?;
+        let results = self.append_prepared(&name, &prepared, Visibility::Durable)?;
         let mut failed = 0;
         let records = results
             .into_iter()
@@ -287,18 +305,45 @@ impl Streams {
     /// Append many records for an internal publisher: per-record limits as
     /// for `PutRecord`, no count or request-size limit, one fsync per shard.
     /// On `Err`, records routed to other shards may have been stored (a
-    /// retry can duplicate them: at-least-once).
+    /// retry can duplicate them: at-least-once). The records become
+    /// readable after their fsync: [`Streams::append_batch_with`] with
+    /// [`Visibility::Durable`].
     pub fn append_batch(
         &self,
         stream: &str,
         records: Vec<PutRecord>,
+    ) -> Result<Vec<PutRecordOutput>> {
+        self.append_batch_with(stream, records, Visibility::Durable)
+    }
+
+    /// [`Streams::append_batch`], the records readable as `visibility`
+    /// says. With [`Visibility::Written`] they are delivered to readers
+    /// and subscribers before their fsync, and the call still returns only
+    /// after it; on `Err`, readers may have seen records that a power cut
+    /// would take back (the caller writes them again).
+    ///
+    /// ```
+    /// use eddy_stream::{CreateStream, PutRecord, StreamOptions, Streams, Visibility};
+    /// let dir = tempfile::tempdir()?;
+    /// let streams = Streams::open(dir.path(), StreamOptions::new())?;
+    /// streams.create_stream("changes", CreateStream { shard_count: Some(2), ..Default::default() })?;
+    /// let records = vec![PutRecord::new("item-1", b"{}".to_vec()), PutRecord::new("item-2", b"{}".to_vec())];
+    /// let out = streams.append_batch_with("changes", records, Visibility::Written)?;
+    /// assert_eq!(out.len(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn append_batch_with(
+        &self,
+        stream: &str,
+        records: Vec<PutRecord>,
+        visibility: Visibility,
     ) -> Result<Vec<PutRecordOutput>> {
         let name = self.resolve(stream)?;
         let prepared = records
             .into_iter()
             .map(|r| prepare(r, ""))
             .collect::<Result<Vec<_>>>()?;
-        self.append_prepared(&name, &prepared)?
+        self.append_prepared(&name, &prepared, visibility)?
             .into_iter()
             .collect()
     }

@@ -9,8 +9,9 @@
 //! live tail cache when it still covers the position, else from the
 //! segment files ([`crate::live`] explains the cache and the wake-ups).
 //! When caught up, the thread blocks on the shard's condition variable,
-//! which the writer notifies right after its `fsync`, so delivery latency
-//! is one thread wake-up, not a polling interval.
+//! which the writer notifies as soon as records are readable (after its
+//! `fsync`, or before it for [`crate::Visibility::Written`] appends), so
+//! delivery latency is one thread wake-up, not a polling interval.
 //!
 //! Why a thread per subscription rather than a shared dispatcher: a slow
 //! consumer's thread simply blocks on its full channel, and later catches

@@ -5,7 +5,7 @@
 //! This crate is eddy's Kinesis Data Streams engine. A Kinesis-compatible
 //! server maps its methods 1:1 to Kinesis operations (`CreateStream`,
 //! `PutRecords`, `GetShardIterator`, `GetRecords`, `SplitShard`, …); the
-//! change-data-capture publisher appends with [`Streams::append_batch`].
+//! change-data-capture publisher appends with [`Streams::append_batch_with`].
 //! It depends on `eddy-model` only, and does all file I/O through
 //! [`eddy_model::io::LogFs`], so tests can inject faults.
 //!
@@ -29,7 +29,10 @@
 //! * **Sequence numbers** use Kinesis' 56-digit layout ([`SequenceNumber`]),
 //!   strictly increase within a shard in commit order, and encode the shard.
 //! * **Readers see only durable records**, in sequence order, and never a
-//!   record that arrived before `now − retention`.
+//!   record that arrived before `now − retention`. The one exception is
+//!   chosen by the appender: records appended with [`Visibility::Written`]
+//!   (a table's destination, which can write them again from its change
+//!   log) are readable once written, before their `fsync`.
 //! * **The open shards' hash ranges partition** `[0, 2^128 − 1]` at all
 //!   times; a record goes to the open shard containing its hash key, and a
 //!   closed shard never receives another record.
@@ -57,9 +60,10 @@
 //! the metadata snapshot. [`Streams::subscribe_to_shard`] returns a
 //! [`ShardSubscription`] whose own delivery thread pushes
 //! [`SubscribeToShardEvent`]s over a bounded channel; it is woken by the
-//! shard writer right after each `fsync` and reads from a small in-memory
-//! tail, or from the segments when it has fallen behind, so a slow consumer
-//! never slows writers or other consumers (`fanout` and `live` module docs).
+//! shard writer as soon as records are readable (see [`Visibility`]) and
+//! reads from a small in-memory tail, or from the segments when it has
+//! fallen behind, so a slow consumer never slows writers or other consumers
+//! (`fanout` and `live` module docs).
 //!
 //! # Encryption at rest
 //!
@@ -127,7 +131,7 @@ pub use seqnum::{SequenceNumber, SequenceNumberError};
 pub use types::{
     shard_id, AppendNotice, ChildShard, CreateStream, GetRecordsOutput, IteratorType, PutRecord,
     PutRecordOutput, PutRecordsOutput, PutRecordsResultEntry, Record, Shard, ShardTip,
-    StreamDescription, StreamMode, StreamStatus, UpdateShardCountOutput,
+    StreamDescription, StreamMode, StreamStatus, UpdateShardCountOutput, Visibility,
 };
 
 use crate::error::io_ctx;

@@ -4,14 +4,15 @@
 //! # Why
 //!
 //! `SubscribeToShard` must push a record within about a millisecond of its
-//! durable append, to any number of consumers, without ever slowing the
-//! writer. The writer therefore does only two cheap things after its
-//! `fsync` (and while it still holds the shard's writer lock, so order is
-//! the commit order): it publishes the new durable tip, bumping a
-//! generation counter and notifying a condition variable, and — only while
-//! at least one subscription watches the shard — it appends the just
-//! written records to a bounded cache of recent batches. It never waits for
-//! a consumer.
+//! append, to any number of consumers, without ever slowing the writer.
+//! The writer therefore does only two cheap things once records are
+//! readable (after its `fsync`, or right after its write for a
+//! [`crate::Visibility::Written`] append; either way while it still holds
+//! the shard's writer lock, so order is the commit order): it publishes
+//! the new readable tip, bumping a generation counter and notifying a
+//! condition variable, and — only while at least one subscription watches
+//! the shard — it appends the just written records to a bounded cache of
+//! recent batches. It never waits for a consumer.
 //!
 //! Delivery threads block on the condition variable (no polling on the hot
 //! path), then read the records after their own position from the cache.
@@ -41,7 +42,7 @@ const CACHE_BYTES: usize = 8 * 1024 * 1024;
 struct TailState {
     /// Bumped on every append, close, delete and cancellation.
     generation: u64,
-    /// One past the last durable `seqIx`.
+    /// One past the last readable `seqIx`.
     tip: u64,
     /// Live subscriptions on this shard.
     watchers: usize,
@@ -69,7 +70,7 @@ fn size(r: &StoredRecord) -> usize {
 }
 
 impl Live {
-    /// A tail whose durable tip is `tip`.
+    /// A tail whose readable tip is `tip`.
     pub fn new(tip: u64) -> Live {
         Live {
             state: Mutex::new(TailState {
@@ -85,7 +86,7 @@ impl Live {
     }
 
     /// Called by the writer (holding the shard's writer lock) once records
-    /// up to `new_tip` are durable. `records` is only evaluated while some
+    /// up to `new_tip` are readable. `records` is only evaluated while some
     /// subscription watches the shard.
     pub fn published(&self, new_tip: u64, records: impl FnOnce() -> Vec<StoredRecord>) {
         let mut st = self.state.lock();

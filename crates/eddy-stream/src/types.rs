@@ -237,7 +237,7 @@ pub struct UpdateShardCountOutput {
 }
 
 /// Sent on a [`crate::Streams::subscribe`] channel after records became
-/// durable in a shard.
+/// readable in a shard (see [`Visibility`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppendNotice {
     /// The stream.
@@ -261,4 +261,24 @@ pub(crate) fn parse_shard_id(id: &str) -> Option<u32> {
     (digits.len() == 12 && digits.bytes().all(|b| b.is_ascii_digit()))
         .then(|| digits.parse().ok())
         .flatten()
+}
+
+/// When an append's records become readable (to `GetRecords`, shard
+/// subscriptions and the append notices), relative to their `fsync`.
+///
+/// Either way the append returns only after the `fsync`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Visibility {
+    /// After the `fsync`: no reader ever sees a record that a power cut can
+    /// take back. `PutRecord` and `PutRecords` append this way.
+    #[default]
+    Durable,
+    /// As soon as the records are written, before the `fsync`, so their
+    /// delivery does not wait for the disk. Only for an appender that can
+    /// write the records again after a power cut, such as a table's
+    /// streaming destination, whose publisher resumes from the change log
+    /// at the position it saved after its last `fsync`ed append. A failed
+    /// `fsync` poisons the shard (its records were seen, so they cannot be
+    /// cut back) until the streams are reopened.
+    Written,
 }

@@ -18,6 +18,16 @@
 //! * **Duplicates are recognisable.** After a crash the publisher resumes at
 //!   its last saved position and may publish some changes again; they carry
 //!   the same event id (derived from the LSN), so consumers can drop them.
+//! * **Delivery does not wait for the stream's fsync.** The records are
+//!   appended with [`Visibility::Written`]: readers and fan-out subscribers
+//!   get them as soon as they are written, and the append returns after
+//!   the fsync. A power cut can take back records that were read but not
+//!   yet fsynced; the position was not saved past them, so they are
+//!   published again, with the same event ids and at the same positions
+//!   (`seqIx`) in their shards unless a shard took other records meanwhile.
+//!   This keeps the stream's disk latency out of commit-to-delivery
+//!   latency; the change log, not the stream, is what makes a change
+//!   durable.
 //! * **Failures are not silent.** A failed append (stream deleted, disk
 //!   full) is written into the destination's status description and retried
 //!   with backoff; the change log keeps everything meanwhile.
@@ -31,7 +41,7 @@ use std::time::Duration;
 use eddy_changelog::Subscription;
 use eddy_model::stream_record::{partition_key, KinesisRecord};
 use eddy_model::{codec, ChangeRecord, StreamingDestination};
-use eddy_stream::PutRecord;
+use eddy_stream::{PutRecord, Visibility};
 
 use crate::db::Inner;
 use crate::error::{Error, Result};
@@ -219,7 +229,9 @@ fn publish_some(inner: &Inner, key: &(u64, String), feed: &mut Subscription) -> 
             .into_iter()
             .map(|(key, data)| PutRecord::new(key, data))
             .collect();
-        inner.streams.append_batch(&stream, records)?;
+        inner
+            .streams
+            .append_batch_with(&stream, records, Visibility::Written)?;
     }
     // The records are durable in the stream: move the position.
     let updated = {

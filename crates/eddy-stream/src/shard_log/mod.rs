@@ -3,9 +3,14 @@
 //! A [`ShardLog`] owns the segment files of one shard. Appends happen under
 //! the shard's own writer lock — write then `fsync`, one `fsync` per call —
 //! so writers of different shards never wait for each other's disk flushes.
-//! Readers never take the writer lock: they read a [`View`] of durable
-//! segments (updated only after a successful `fsync`), so they never see an
-//! unacknowledged record.
+//! Readers never take the writer lock: they read a [`View`] of readable
+//! segments. After a [`Visibility::Durable`] append the view is updated
+//! only after a successful `fsync`, so readers never see an unacknowledged
+//! record. A [`Visibility::Written`] append updates the view (and wakes
+//! fan-out) right after its write and leaves the `fsync` to
+//! [`ShardLog::sync_written`], which the appender calls before it counts
+//! the records as durable; the appender (a table's destination publisher)
+//! is one that can write them again if a power cut takes them back.
 //!
 //! Zeros ahead: as the change log does, the writer keeps the active segment
 //! (a [`ZeroAheadFile`]) filled with zeros up to [`ZERO_AHEAD_BYTES`] past
@@ -14,14 +19,17 @@
 //! A segment is cut back to its last record before the next one is created
 //! and when the shard closes; after a crash the open-time scan cuts the
 //! zeros of the newest segment (see [`crate::segment`]). Readers never see
-//! the zeros: they read up to the durable length in the [`View`].
+//! the zeros: they read up to the readable length in the [`View`].
 //!
 //! Failure policy: if a write or `fsync` fails, the segment is truncated back
 //! to its last durable length and that truncation is fsynced; the call fails
 //! and the shard stays usable (the same `seqIx` values are reused, since none
 //! was acknowledged). If even that repair fails, the shard is poisoned: its
 //! appends fail with [`Error::Poisoned`] until the database is reopened and
-//! recovery re-establishes the truth.
+//! recovery re-establishes the truth. A failed `fsync` of records that are
+//! already readable ([`Visibility::Written`]) poisons the shard at once:
+//! they were seen, so they cannot be cut back, and an `fsync` is never
+//! retried as if the failed one had not happened.
 //!
 //! Records of an encrypted stream are sealed here, under the writer lock,
 //! because their `seqIx` (part of the authenticated data) is assigned here
@@ -35,19 +43,22 @@ use crate::error::{io_ctx, Error, Result};
 use crate::frame::{self, FrameRef, Sealed, StoredRecord};
 use crate::live::Live;
 use crate::segment::{
-    create_segment, list_segments, scan_segment, step, ChunkReader, IndexEntry, Scanned, Step,
-    HEADER_LEN, INDEX_EVERY,
+    create_segment, list_segments, scan_segment, IndexEntry, Scanned, HEADER_LEN, INDEX_EVERY,
 };
 use crate::summary;
+use crate::types::Visibility;
 use eddy_model::io::{LogFs, ZeroAheadFile, ZERO_AHEAD_BYTES};
 use parking_lot::{Mutex, RwLock};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Durable state visible to readers.
+mod read;
+
+/// The state readers see: durable records, and the records of
+/// [`Visibility::Written`] appends.
 struct View {
     segs: Vec<Scanned>,
-    /// One past the last durable `seqIx`.
+    /// One past the last readable `seqIx`.
     next_seq_ix: u64,
 }
 
@@ -59,6 +70,8 @@ struct WriterState {
     closed: bool,
     deleted: bool,
     poisoned: Option<String>,
+    /// A [`Visibility::Written`] append is readable but not yet fsynced.
+    unsynced: bool,
 }
 
 /// Why an append was refused without an I/O attempt.
@@ -76,15 +89,6 @@ pub(crate) struct NewRecord {
     pub partition_key: String,
     pub explicit_hash_key: Option<u128>,
     pub data: Vec<u8>,
-}
-
-/// Result of a read.
-pub(crate) struct ReadBatch {
-    pub records: Vec<StoredRecord>,
-    /// Position to continue from.
-    pub next_pos: u64,
-    /// One past the last durable `seqIx` at read time.
-    pub tip: u64,
 }
 
 /// One shard's log. See the module docs.
@@ -169,6 +173,7 @@ impl ShardLog {
                 closed,
                 deleted: false,
                 poisoned: None,
+                unsynced: false,
             }),
             view: RwLock::new(View {
                 segs,
@@ -178,12 +183,12 @@ impl ShardLog {
         })
     }
 
-    /// One past the last durable `seqIx`.
+    /// One past the last readable `seqIx`.
     pub fn tip(&self) -> u64 {
         self.view.read().next_seq_ix
     }
 
-    /// Arrival time of the newest durable record, if any.
+    /// Arrival time of the newest readable record, if any.
     pub fn newest_arrival(&self) -> Option<u64> {
         self.view
             .read()
@@ -193,21 +198,25 @@ impl ShardLog {
             .find_map(|s| s.newest_millis)
     }
 
-    /// One past the last durable `seqIx` and the arrival time of the newest
-    /// durable record, read together.
+    /// One past the last readable `seqIx` and the arrival time of the
+    /// newest readable record, read together.
     pub fn newest(&self) -> (u64, Option<u64>) {
         let v = self.view.read();
         let arrival = v.segs.iter().rev().find_map(|s| s.newest_millis);
         (v.next_seq_ix, arrival)
     }
 
-    /// Append `records` durably (one write, one fsync), encrypted under
-    /// `key` if given. Returns each record's `(seqIx, arrival_millis)`.
+    /// Append `records` (one write), encrypted under `key` if given, and
+    /// make them readable: after an `fsync` with [`Visibility::Durable`];
+    /// at once with [`Visibility::Written`], whose `fsync` is
+    /// [`ShardLog::sync_written`]'s. Returns each record's
+    /// `(seqIx, arrival_millis)`.
     pub fn append(
         &self,
         records: &[&NewRecord],
         now_millis: u64,
         key: Option<&StreamKey>,
+        visibility: Visibility,
     ) -> std::result::Result<Vec<(u64, u64)>, AppendRefused> {
         let mut w = self.writer.lock();
         if w.deleted {
@@ -277,18 +286,14 @@ impl ShardLog {
             assigned.push((seq_ix, arrival));
         }
         let res = match w.active.as_mut() {
-            Some(f) => f.append(&buf).and_then(|()| f.file_mut().sync_data()),
+            Some(f) => f.append(&buf).and_then(|()| match visibility {
+                Visibility::Durable => f.file_mut().sync_data(),
+                Visibility::Written => Ok(()),
+            }),
             None => Err(std::io::Error::other("no active segment")),
         };
         if let Err(e) = res {
-            let path = self
-                .view
-                .read()
-                .segs
-                .last()
-                .map(|s| s.path.clone())
-                .unwrap_or_default();
-            let err = io_ctx("appending to", &path)(e);
+            let err = io_ctx("appending to", &self.active_path())(e);
             let repaired = w.active.as_mut().is_some_and(|f| {
                 f.cut_back(old_len)
                     .and_then(|()| f.file_mut().sync_data())
@@ -304,6 +309,8 @@ impl ShardLog {
         let n = assigned.len() as u64;
         w.next_seq_ix += n;
         w.last_arrival = arrival;
+        // A durable append's fsync also covered every earlier write.
+        w.unsynced = visibility == Visibility::Written;
         let mut v = self.view.write();
         v.next_seq_ix = w.next_seq_ix;
         if let Some(s) = v.segs.last_mut() {
@@ -337,6 +344,48 @@ impl ShardLog {
                 .collect()
         });
         Ok(assigned)
+    }
+
+    /// Fsyncs the records of this shard's [`Visibility::Written`] appends
+    /// (nothing to do if there are none). A failure poisons the shard (see
+    /// the module docs).
+    pub fn sync_written(&self) -> Result<()> {
+        let mut w = self.writer.lock();
+        if let Some(p) = &w.poisoned {
+            return Err(Error::Poisoned(p.clone()));
+        }
+        if !w.unsynced {
+            return Ok(());
+        }
+        let res = match w.active.as_mut() {
+            Some(f) => f.file_mut().sync_data(),
+            // Sealing or closing the segment fsynced it (`cut_zeros`), or
+            // poisoned the shard.
+            None => Ok(()),
+        };
+        match res {
+            Ok(()) => {
+                w.unsynced = false;
+                Ok(())
+            }
+            Err(e) => {
+                let err = io_ctx("syncing", &self.active_path())(e);
+                tracing::error!(error = %err, "shard writer poisoned: readable records failed to sync");
+                w.poisoned = Some(err.to_string());
+                w.active = None;
+                Err(err)
+            }
+        }
+    }
+
+    /// The newest segment's path, for error messages.
+    fn active_path(&self) -> PathBuf {
+        self.view
+            .read()
+            .segs
+            .last()
+            .map(|s| s.path.clone())
+            .unwrap_or_default()
     }
 
     /// Make sure an active segment with room is open for appending.
@@ -389,6 +438,9 @@ impl ShardLog {
             // The open-time scan cuts them (a closed shard's last segment
             // is scanned as the newest).
             tracing::warn!(shard = self.index, error = %e, "could not cut the zeros ahead off a closed shard's segment");
+            if w.unsynced {
+                w.poisoned = Some(format!("syncing a closed shard's segment: {e}"));
+            }
         }
         w.active = None;
         let next = w.next_seq_ix;
@@ -400,117 +452,6 @@ impl ShardLog {
     /// Undo [`ShardLog::close`] (a reshard failed to persist).
     pub fn reopen(&self) {
         self.writer.lock().closed = false;
-    }
-
-    /// Read durable records from `pos` on, skipping records that arrived
-    /// before `min_arrival`.
-    pub fn read(
-        &self,
-        mut pos: u64,
-        max_records: usize,
-        max_bytes: usize,
-        min_arrival: u64,
-    ) -> Result<ReadBatch> {
-        let mut records = Vec::new();
-        let mut bytes = 0usize;
-        let tip = self.tip();
-        'segments: while records.len() < max_records && pos < tip {
-            let (path, start, end, seg_next) = {
-                let v = self.view.read();
-                let Some(first) = v.segs.first() else {
-                    pos = tip;
-                    break;
-                };
-                pos = pos.max(first.first);
-                let Some(s) = v.segs.iter().find(|s| pos < s.next) else {
-                    pos = pos.max(tip);
-                    break;
-                };
-                if s.newest_millis.is_none_or(|n| n < min_arrival) {
-                    pos = s.next;
-                    continue;
-                }
-                let start = s
-                    .index
-                    .iter()
-                    .rev()
-                    .find(|e| e.seq_ix <= pos)
-                    .map_or(HEADER_LEN, |e| e.offset);
-                (s.path.clone(), start, s.len, s.next)
-            };
-            let file = match self.fs.open_read(&path) {
-                Ok(f) => f,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    pos = seg_next; // trimmed meanwhile
-                    continue;
-                }
-                Err(e) => return Err(io_ctx("opening", &path)(e)),
-            };
-            let mut r = ChunkReader::new(file);
-            let mut off = start;
-            while off < end {
-                let (rec, len) = match step(&mut r, &path, off, end)? {
-                    Step::Record(rec, len) => (rec, len),
-                    _ => return Err(corrupt(&path, off)),
-                };
-                off += len;
-                if rec.seq_ix < pos {
-                    continue;
-                }
-                if rec.seq_ix != pos {
-                    return Err(corrupt(&path, off - len));
-                }
-                if rec.arrival_millis < min_arrival {
-                    pos += 1;
-                    continue;
-                }
-                let size = rec.data.len() + rec.partition_key.len();
-                if records.len() >= max_records || (!records.is_empty() && bytes + size > max_bytes)
-                {
-                    break 'segments;
-                }
-                bytes += size;
-                pos += 1;
-                records.push(rec);
-            }
-            pos = pos.max(seg_next);
-        }
-        Ok(ReadBatch {
-            records,
-            next_pos: pos,
-            tip,
-        })
-    }
-
-    /// The `seqIx` of the first durable record that arrived at or after
-    /// `millis` (the tip if none).
-    pub fn seek_timestamp(&self, millis: u64) -> Result<u64> {
-        let target = {
-            let v = self.view.read();
-            let found = v
-                .segs
-                .iter()
-                .find(|s| s.newest_millis.is_some_and(|n| n >= millis));
-            match found {
-                None => return Ok(v.next_seq_ix),
-                Some(s) => {
-                    let e = s.index.iter().rev().find(|e| e.arrival_millis < millis);
-                    (e.map_or(s.first, |e| e.seq_ix), s.next)
-                }
-            }
-        };
-        // Records from `target.0` are in one segment; scan for the first match.
-        let mut pos = target.0;
-        loop {
-            let batch = self.read(pos, 256, usize::MAX, 0)?;
-            if let Some(r) = batch.records.iter().find(|r| r.arrival_millis >= millis) {
-                return Ok(r.seq_ix);
-            }
-            if batch.records.is_empty() || batch.next_pos >= batch.tip {
-                return Ok(batch.next_pos);
-            }
-            pos = batch.next_pos;
-        }
     }
 
     /// Delete non-active segments whose newest record arrived before
@@ -563,20 +504,19 @@ impl Drop for ShardLog {
     }
 }
 
-/// Cuts the zeros ahead off the active segment, durably.
+/// Cuts the zeros ahead off the active segment, durably, and so also
+/// fsyncs what [`Visibility::Written`] appends left unsynced.
 fn cut_zeros(w: &mut WriterState) -> std::io::Result<()> {
-    match w.active.as_mut() {
-        Some(f) => f.cut_zeros(),
-        None => Ok(()),
+    let Some(f) = w.active.as_mut() else {
+        return Ok(());
+    };
+    if f.has_zeros_ahead() {
+        f.cut_zeros()?;
+    } else if w.unsynced {
+        f.file_mut().sync_data()?;
     }
-}
-
-fn corrupt(path: &Path, offset: u64) -> Error {
-    Error::Corruption {
-        path: path.to_path_buf(),
-        offset,
-        reason: "invalid record frame inside the durable range".into(),
-    }
+    w.unsynced = false;
+    Ok(())
 }
 
 /// Remove every file directly inside `dir` (missing dir is fine).
