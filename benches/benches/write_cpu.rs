@@ -10,6 +10,9 @@
 //! cargo bench -p eddy-benches --bench write_cpu -- --items 200000 --items-4k 50000 --rounds 2
 //! ```
 //!
+//! `--paths eddy_destination,sled_raw` runs only the named paths (say,
+//! under `perf record`); `--items 0` or `--items-4k 0` skips a size.
+//!
 //! Each round runs the three paths with ~100 B items (`--items` puts), then
 //! with ~4 KB items (`--items-4k` puts); a second round shows how much the
 //! figures move from one run to the next on a shared machine.
@@ -66,6 +69,10 @@ fn main() {
     let items: u64 = arg("items", 200_000);
     let items_4k: u64 = arg("items-4k", 50_000);
     let rounds: u32 = arg("rounds", 2);
+    let paths: String = arg(
+        "paths",
+        "sled_raw,eddy_no_destination,eddy_destination".to_string(),
+    );
     println!("## CPU per put, by thread\n");
     println!(
         "One writer, Durability::None, a fresh store per path, allocator {ALLOCATOR_NAME}; µs of CPU per put used by each thread (the publisher's counted until it caught up), and wall time per put; {items} puts of ~100 B, {items_4k} of ~4 KB, {rounds} rounds.\n"
@@ -76,7 +83,10 @@ fn main() {
     measure("sled_raw", 100, items.min(20_000));
     for round in 1..=rounds {
         for (size, items) in [(100, items), (4096, items_4k)] {
-            for path in ["sled_raw", "eddy_no_destination", "eddy_destination"] {
+            if items == 0 {
+                continue;
+            }
+            for path in paths.split(',') {
                 let row = measure(path, size, items);
                 println!("| {round} | {size} | `{path}` | {row} |");
             }
@@ -87,6 +97,10 @@ fn main() {
 /// Puts `items` items of `size` bytes along `path`; returns the table
 /// row's figures.
 fn measure(path: &str, size: usize, items: u64) -> String {
+    assert!(
+        ["sled_raw", "eddy_no_destination", "eddy_destination"].contains(&path),
+        "unknown path {path}"
+    );
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let before = cpu_by_thread();
     let started = Instant::now();
