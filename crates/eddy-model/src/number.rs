@@ -275,29 +275,37 @@ fn sub_digits(a: &[u8], b: &[u8]) -> Vec<u8> {
 
 /// Plain (non-scientific) decimal text of `±0.digits × 10^exponent`.
 fn render(negative: bool, digits: &[u8], exponent: i64) -> String {
+    let mut out = Vec::with_capacity(digits.len() + 8);
+    render_into(negative, digits, exponent, &mut out);
+    // Only ASCII digits, '-', '.' and '0' were written.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends the plain decimal text of `0.d₁d₂… × 10^exponent` (negated if
+/// `negative`) to `out`, as ASCII.
+fn render_into(negative: bool, digits: &[u8], exponent: i64, out: &mut Vec<u8>) {
     if digits.is_empty() {
-        return "0".to_string();
+        out.push(b'0');
+        return;
     }
-    let mut s = String::with_capacity(digits.len() + 8);
     if negative {
-        s.push('-');
+        out.push(b'-');
     }
     let n = digits.len() as i64;
-    let ch = |d: &u8| char::from(b'0' + d);
+    let ch = |d: &u8| b'0' + d;
     if exponent <= 0 {
-        s.push_str("0.");
-        s.extend(std::iter::repeat_n('0', (-exponent) as usize));
-        s.extend(digits.iter().map(ch));
+        out.extend_from_slice(b"0.");
+        out.extend(std::iter::repeat_n(b'0', (-exponent) as usize));
+        out.extend(digits.iter().map(ch));
     } else if exponent < n {
         let split = exponent as usize;
-        s.extend(digits[..split].iter().map(ch));
-        s.push('.');
-        s.extend(digits[split..].iter().map(ch));
+        out.extend(digits[..split].iter().map(ch));
+        out.push(b'.');
+        out.extend(digits[split..].iter().map(ch));
     } else {
-        s.extend(digits.iter().map(ch));
-        s.extend(std::iter::repeat_n('0', (exponent - n) as usize));
+        out.extend(digits.iter().map(ch));
+        out.extend(std::iter::repeat_n(b'0', (exponent - n) as usize));
     }
-    s
 }
 
 impl FromStr for Number {
@@ -379,6 +387,23 @@ impl FromStr for Number {
             },
             other => other,
         })
+    }
+}
+
+impl Number {
+    /// Appends the canonical text (as [`Display`](fmt::Display) writes it)
+    /// to `out`, without going through a formatter: the stream publisher
+    /// writes every number of every record this way.
+    ///
+    /// ```
+    /// use eddy_model::Number;
+    /// let mut out = b"N=".to_vec();
+    /// "-12.50".parse::<Number>()?.write_to(&mut out);
+    /// assert_eq!(out, b"N=-12.5");
+    /// # Ok::<(), eddy_model::Error>(())
+    /// ```
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        render_into(self.negative, &self.digits, i64::from(self.exponent), out);
     }
 }
 
@@ -611,6 +636,13 @@ mod tests {
         #[test]
         fn text_round_trips(x in arb_number()) {
             prop_assert_eq!(x.to_string().parse::<Number>().unwrap(), x);
+        }
+
+        #[test]
+        fn write_to_appends_the_display_text(x in arb_number(), prefix in "[a-z]{0,4}") {
+            let mut out = prefix.clone().into_bytes();
+            x.write_to(&mut out);
+            prop_assert_eq!(out, format!("{prefix}{x}").into_bytes());
         }
 
         #[test]

@@ -18,8 +18,6 @@
 //!   the table and the item's full primary key, so every change of one item
 //!   lands in one shard, in commit order.
 
-use std::io::Write as _;
-
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use md5::{Digest, Md5};
@@ -172,10 +170,9 @@ impl<'a> KinesisRecord<'a> {
             Precision::Millisecond => self.record.created_micros / 1000,
             Precision::Microsecond => self.record.created_micros,
         };
-        let _ = write!(
-            out,
-            ",\"dynamodb\":{{\"ApproximateCreationDateTime\":{time},\"Keys\":"
-        );
+        out.extend_from_slice(b",\"dynamodb\":{\"ApproximateCreationDateTime\":");
+        out.extend_from_slice(itoa::Buffer::new().format(time).as_bytes());
+        out.extend_from_slice(b",\"Keys\":");
         push_map(&mut out, &change.keys);
         if let Some(new) = &change.new_image {
             out.extend_from_slice(b",\"NewImage\":");
@@ -185,7 +182,8 @@ impl<'a> KinesisRecord<'a> {
             out.extend_from_slice(b",\"OldImage\":");
             push_map(&mut out, old);
         }
-        let _ = write!(out, ",\"SizeBytes\":{size_bytes}");
+        out.extend_from_slice(b",\"SizeBytes\":");
+        out.extend_from_slice(itoa::Buffer::new().format(size_bytes).as_bytes());
         if self.precision == Precision::Microsecond {
             out.extend_from_slice(b",\"ApproximateCreationDateTimePrecision\":\"MICROSECOND\"");
         }
@@ -266,14 +264,20 @@ fn push_value(out: &mut Vec<u8>, value: &AttributeValue) {
             push_str(out, s);
         }
         AttributeValue::N(n) => {
-            let _ = write!(out, "{{\"N\":\"{n}\"");
+            out.extend_from_slice(b"{\"N\":\"");
+            n.write_to(out);
+            out.push(b'"');
         }
         AttributeValue::B(b) => {
             out.extend_from_slice(b"{\"B\":");
             push_binary(out, b);
         }
         AttributeValue::Bool(b) => {
-            let _ = write!(out, "{{\"BOOL\":{b}");
+            out.extend_from_slice(if *b {
+                b"{\"BOOL\":true"
+            } else {
+                b"{\"BOOL\":false"
+            });
         }
         AttributeValue::Null => out.extend_from_slice(b"{\"NULL\":true"),
         AttributeValue::M(m) => {
@@ -295,9 +299,17 @@ fn push_value(out: &mut Vec<u8>, value: &AttributeValue) {
             push_list(out, s.iter().map(String::as_str));
         }
         AttributeValue::Ns(s) => {
-            out.extend_from_slice(b"{\"NS\":");
-            let texts: Vec<String> = s.iter().map(ToString::to_string).collect();
-            push_list(out, texts.iter().map(String::as_str));
+            // Number text needs no escaping.
+            out.extend_from_slice(b"{\"NS\":[");
+            for (i, n) in s.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.push(b'"');
+                n.write_to(out);
+                out.push(b'"');
+            }
+            out.push(b']');
         }
         AttributeValue::Bs(s) => {
             out.extend_from_slice(b"{\"BS\":[");

@@ -27,8 +27,8 @@ use crate::meta::{ShardState, StreamMeta};
 use crate::seqnum::SequenceNumber;
 use crate::shard_log::{AppendRefused, NewRecord, ShardLog};
 use crate::types::{
-    parse_shard_id, shard_id, AppendNotice, ChildShard, GetRecordsOutput, IteratorType, PutRecord,
-    PutRecordOutput, PutRecordsOutput, PutRecordsResultEntry, Visibility,
+    parse_shard_id, shard_id, AppendNotice, Appended, ChildShard, GetRecordsOutput, IteratorType,
+    Placed, PutRecord, PutRecordOutput, PutRecordsOutput, PutRecordsResultEntry, Visibility,
 };
 use crate::Streams;
 use std::collections::BTreeMap;
@@ -126,9 +126,8 @@ impl Streams {
         name: &str,
         recs: &[Prepared],
         visibility: Visibility,
-    ) -> Result<Vec<Result<PutRecordOutput>>> {
-        let mut results: Vec<Option<Result<PutRecordOutput>>> =
-            (0..recs.len()).map(|_| None).collect();
+    ) -> Result<Vec<Result<Placed>>> {
+        let mut results: Vec<Option<Result<Placed>>> = (0..recs.len()).map(|_| None).collect();
         let mut pending: Vec<usize> = (0..recs.len()).collect();
         // Shards written but not yet fsynced (`Visibility::Written`).
         let mut unsynced: Vec<Routed> = Vec::new();
@@ -187,27 +186,25 @@ impl Streams {
                 let batch: Vec<&NewRecord> = g.items.iter().map(|&i| &recs[i].rec).collect();
                 match g.log.append(&batch, self.now(), key.as_deref(), visibility) {
                     Ok(assigned) => {
-                        let sid = shard_id(g.index);
-                        let mut last = String::new();
-                        for (&i, &(seq_ix, arrival)) in g.items.iter().zip(&assigned) {
-                            last = SequenceNumber::new(
-                                g.created_secs,
-                                g.index,
+                        let mut last = None;
+                        for (&i, &(seq_ix, arrival_millis)) in g.items.iter().zip(&assigned) {
+                            let placed = Placed {
+                                shard_index: g.index,
+                                shard_created_secs: g.created_secs,
                                 seq_ix,
-                                arrival / 1000,
-                            )
-                            .to_string();
-                            results[i] = Some(Ok(PutRecordOutput {
-                                shard_id: sid.clone(),
-                                sequence_number: last.clone(),
-                            }));
+                                arrival_millis,
+                            };
+                            results[i] = Some(Ok(placed));
+                            last = Some(placed);
                         }
-                        self.notify(AppendNotice {
-                            stream_name: name.to_string(),
-                            shard_id: sid,
-                            last_sequence_number: last,
-                            count: assigned.len() as u32,
-                        });
+                        if let Some(last) = last {
+                            self.notify(AppendNotice {
+                                stream_name: name.to_string(),
+                                shard_id: shard_id(g.index),
+                                last_sequence_number: last.sequence_number().to_string(),
+                                count: assigned.len() as u32,
+                            });
+                        }
                         if visibility == Visibility::Written {
                             unsynced.push(g);
                         }
@@ -249,6 +246,7 @@ impl Streams {
         self.append_prepared(&name, std::slice::from_ref(&p), Visibility::Durable)?
             .pop()
             .unwrap_or_else(|| Err(Error::Poisoned("no result".into())))
+            .map(|placed| placed.output())
     }
 
     /// `PutRecords`: 1..=500 records, ≤ 5 MiB in total (data + keys). Entries
@@ -283,7 +281,7 @@ impl Streams {
         let records = results
             .into_iter()
             .map(|r| match r {
-                Ok(o) => PutRecordsResultEntry::Ok(o),
+                Ok(placed) => PutRecordsResultEntry::Ok(placed.output()),
                 Err(e) => {
                     failed += 1;
                     PutRecordsResultEntry::Failed {
@@ -313,14 +311,18 @@ impl Streams {
         stream: &str,
         records: Vec<PutRecord>,
     ) -> Result<Vec<PutRecordOutput>> {
-        self.append_batch_with(stream, records, Visibility::Durable)
+        Ok(self
+            .append_batch_with(stream, records, Visibility::Durable)?
+            .outputs())
     }
 
     /// [`Streams::append_batch`], the records readable as `visibility`
-    /// says. With [`Visibility::Written`] they are delivered to readers
-    /// and subscribers before their fsync, and the call still returns only
-    /// after it; on `Err`, readers may have seen records that a power cut
-    /// would take back (the caller writes them again).
+    /// says, and their sequence numbers rendered only if asked for
+    /// ([`Appended::outputs`]). With [`Visibility::Written`] they are
+    /// delivered to readers and subscribers before their fsync, and the
+    /// call still returns only after it; on `Err`, readers may have seen
+    /// records that a power cut would take back (the caller writes them
+    /// again).
     ///
     /// ```
     /// use eddy_stream::{CreateStream, PutRecord, StreamOptions, Streams, Visibility};
@@ -328,8 +330,10 @@ impl Streams {
     /// let streams = Streams::open(dir.path(), StreamOptions::new())?;
     /// streams.create_stream("changes", CreateStream { shard_count: Some(2), ..Default::default() })?;
     /// let records = vec![PutRecord::new("item-1", b"{}".to_vec()), PutRecord::new("item-2", b"{}".to_vec())];
-    /// let out = streams.append_batch_with("changes", records, Visibility::Written)?;
-    /// assert_eq!(out.len(), 2);
+    /// let appended = streams.append_batch_with("changes", records, Visibility::Written)?;
+    /// assert_eq!(appended.len(), 2);
+    /// let outputs = appended.outputs();
+    /// assert!(outputs[0].shard_id.starts_with("shardId-"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn append_batch_with(
@@ -337,15 +341,17 @@ impl Streams {
         stream: &str,
         records: Vec<PutRecord>,
         visibility: Visibility,
-    ) -> Result<Vec<PutRecordOutput>> {
+    ) -> Result<Appended> {
         let name = self.resolve(stream)?;
         let prepared = records
             .into_iter()
             .map(|r| prepare(r, ""))
             .collect::<Result<Vec<_>>>()?;
-        self.append_prepared(&name, &prepared, visibility)?
+        let placed = self
+            .append_prepared(&name, &prepared, visibility)?
             .into_iter()
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Appended { placed })
     }
 
     /// `GetShardIterator`. The iterator expires 300 s after issue.

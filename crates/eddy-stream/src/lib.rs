@@ -129,8 +129,8 @@ pub use options::{
 };
 pub use seqnum::{SequenceNumber, SequenceNumberError};
 pub use types::{
-    shard_id, AppendNotice, ChildShard, CreateStream, GetRecordsOutput, IteratorType, PutRecord,
-    PutRecordOutput, PutRecordsOutput, PutRecordsResultEntry, Record, Shard, ShardTip,
+    shard_id, AppendNotice, Appended, ChildShard, CreateStream, GetRecordsOutput, IteratorType,
+    PutRecord, PutRecordOutput, PutRecordsOutput, PutRecordsResultEntry, Record, Shard, ShardTip,
     StreamDescription, StreamMode, StreamStatus, UpdateShardCountOutput, Visibility,
 };
 

@@ -2,6 +2,7 @@
 //! counterparts so a server can map them 1:1 to the wire.
 
 use crate::hashkey::HashKeyRange;
+use crate::seqnum::SequenceNumber;
 
 /// `StreamModeDetails.StreamMode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -77,6 +78,64 @@ pub struct PutRecordOutput {
     pub shard_id: String,
     /// `SequenceNumber` assigned.
     pub sequence_number: String,
+}
+
+/// Where one appended record went: its shard and position, from which
+/// its shard id and sequence number are rendered when asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Placed {
+    pub shard_index: u32,
+    pub shard_created_secs: u64,
+    pub seq_ix: u64,
+    pub arrival_millis: u64,
+}
+
+impl Placed {
+    /// The record's sequence number.
+    pub fn sequence_number(&self) -> SequenceNumber {
+        SequenceNumber::new(
+            self.shard_created_secs,
+            self.shard_index,
+            self.seq_ix,
+            self.arrival_millis / 1000,
+        )
+    }
+
+    /// As `PutRecord` reports it.
+    pub fn output(&self) -> PutRecordOutput {
+        PutRecordOutput {
+            shard_id: shard_id(self.shard_index),
+            sequence_number: self.sequence_number().to_string(),
+        }
+    }
+}
+
+/// What [`crate::Streams::append_batch_with`] stored: one entry per
+/// record, in input order. Shard ids and sequence numbers are rendered
+/// only when asked for, since rendering a 56-digit sequence number costs
+/// more than routing the record, and an internal publisher does not need
+/// them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    pub(crate) placed: Vec<Placed>,
+}
+
+impl Appended {
+    /// How many records were stored.
+    pub fn len(&self) -> usize {
+        self.placed.len()
+    }
+
+    /// Whether there were none.
+    pub fn is_empty(&self) -> bool {
+        self.placed.is_empty()
+    }
+
+    /// Each record's shard id and sequence number, as `PutRecord` reports
+    /// them.
+    pub fn outputs(&self) -> Vec<PutRecordOutput> {
+        self.placed.iter().map(Placed::output).collect()
+    }
 }
 
 /// One entry of `PutRecords` output, in request order.

@@ -36,7 +36,7 @@ fn written_appends_are_read_like_durable_ones_and_survive_reopen() {
             let out = s
                 .append_batch_with("s", batch(tag, 5), Visibility::Written)
                 .unwrap();
-            acked.extend(out.into_iter().map(|o| o.sequence_number));
+            acked.extend(out.outputs().into_iter().map(|o| o.sequence_number));
         }
         // A durable append after written ones.
         acked.push(
@@ -72,7 +72,8 @@ fn a_written_append_is_fsynced_once_per_shard_before_it_returns() {
     let before = fault.sync_data_calls();
     let out = s
         .append_batch_with("s", batch(1, 64), Visibility::Written)
-        .unwrap();
+        .unwrap()
+        .outputs();
     let shards: std::collections::BTreeSet<&str> =
         out.iter().map(|o| o.shard_id.as_str()).collect();
     assert_eq!(shards.len(), 4, "64 keys should reach all 4 shards");

@@ -9,7 +9,7 @@ use eddy_store::{Page, Query, Scan};
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::update::Update;
-use crate::write::{validation, WriteOp, Written};
+use crate::write::{validation, Mutation, WriteOp, Written};
 
 /// Which item image a write returns, as DynamoDB's `ReturnValues`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -69,7 +69,7 @@ impl Database {
         let mut out = self.inner.write(vec![WriteOp {
             table,
             key,
-            mutation: Box::new(move |_| Ok(Some(item))),
+            mutation: Mutation::Put(item),
         }])?;
         Ok(pick_old(returns, out.pop()))
     }
@@ -95,7 +95,7 @@ impl Database {
         let mut out = self.inner.write(vec![WriteOp {
             table,
             key: key.clone(),
-            mutation: Box::new(|_| Ok(None)),
+            mutation: Mutation::With(Box::new(|_| Ok(None))),
         }])?;
         Ok(pick_old(returns, out.pop()))
     }
@@ -129,7 +129,9 @@ impl Database {
         let mut out = self.inner.write(vec![WriteOp {
             table,
             key: key.clone(),
-            mutation: Box::new(move |old| update.apply(old, &key_for_mutation).map(Some)),
+            mutation: Mutation::With(Box::new(move |old| {
+                update.apply(old, &key_for_mutation).map(Some)
+            })),
         }])?;
         let Some(Written { old, new }) = out.pop() else {
             return Ok(None);
@@ -223,17 +225,14 @@ impl Database {
         let mut seen = BTreeSet::new();
         for (name, request) in requests {
             let table = self.table_def(&name)?;
-            let (key, mutation): (Item, crate::write::Mutation<'_>) = match request {
+            let (key, mutation): (Item, Mutation<'_>) = match request {
                 WriteRequest::Put(item) => {
                     table.key_schema.validate_item(&item)?;
-                    (
-                        table.key_schema.key_of(&item)?,
-                        Box::new(move |_| Ok(Some(item))),
-                    )
+                    (table.key_schema.key_of(&item)?, Mutation::Put(item))
                 }
                 WriteRequest::Delete(key) => {
                     table.key_schema.validate_key(&key)?;
-                    (key, Box::new(|_| Ok(None)))
+                    (key, Mutation::With(Box::new(|_| Ok(None))))
                 }
             };
             if !seen.insert((table.id, table.key_schema.encode_key(&key)?)) {

@@ -19,7 +19,7 @@ use eddy_store::{Query, Scan};
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::ops::{only_none_or_all_old, ReturnValues};
-use crate::write::WriteOp;
+use crate::write::{Mutation, WriteOp};
 
 /// `ExpressionAttributeNames` and `ExpressionAttributeValues`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -282,10 +282,10 @@ impl Database {
         let mut out = self.inner.write(vec![WriteOp {
             table,
             key,
-            mutation: Box::new(move |old| {
+            mutation: Mutation::With(Box::new(move |old| {
                 condition_failed(&condition, old, return_item)?;
                 Ok(Some(item))
-            }),
+            })),
         }])?;
         Ok(match request.return_values {
             ReturnValues::AllOld => out.pop().and_then(|w| w.old),
@@ -305,10 +305,10 @@ impl Database {
         let mut out = self.inner.write(vec![WriteOp {
             table,
             key: request.key,
-            mutation: Box::new(move |old| {
+            mutation: Mutation::With(Box::new(move |old| {
                 condition_failed(&condition, old, return_item)?;
                 Ok(None)
-            }),
+            })),
         }])?;
         Ok(match request.return_values {
             ReturnValues::AllOld => out.pop().and_then(|w| w.old),
@@ -357,13 +357,13 @@ impl Database {
         let mut out = self.inner.write(vec![WriteOp {
             table,
             key: request.key,
-            mutation: Box::new(move |old| {
+            mutation: Mutation::With(Box::new(move |old| {
                 condition_failed(&condition, old, return_item)?;
                 match &apply {
                     Some(u) => u.apply(old, &key).map(Some).map_err(expr_error),
                     None => Ok(Some(old.cloned().unwrap_or(key))),
                 }
-            }),
+            })),
         }])?;
         let Some(written) = out.pop() else {
             return Ok(None);

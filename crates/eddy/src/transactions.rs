@@ -208,10 +208,10 @@ impl Database {
                 (
                     table_name,
                     key,
-                    Box::new(move |old| {
+                    Mutation::With(Box::new(move |old| {
                         condition_failed(&condition, old, return_item_on_condition_failure)?;
                         Ok(Some(item))
-                    }),
+                    })),
                 )
             }
             TransactWriteItem::Update {
@@ -233,10 +233,10 @@ impl Database {
                 (
                     table_name,
                     key,
-                    Box::new(move |old| {
+                    Mutation::With(Box::new(move |old| {
                         condition_failed(&condition, old, return_item_on_condition_failure)?;
                         update.apply(old, &k).map(Some).map_err(expr_error)
-                    }),
+                    })),
                 )
             }
             TransactWriteItem::Delete {
@@ -252,10 +252,10 @@ impl Database {
                 (
                     table_name,
                     key,
-                    Box::new(move |old| {
+                    Mutation::With(Box::new(move |old| {
                         condition_failed(&condition, old, return_item_on_condition_failure)?;
                         Ok(None)
-                    }),
+                    })),
                 )
             }
             TransactWriteItem::ConditionCheck {
@@ -272,10 +272,10 @@ impl Database {
                 (
                     table_name,
                     key,
-                    Box::new(move |old| {
+                    Mutation::With(Box::new(move |old| {
                         condition_failed(&condition, old, return_item_on_condition_failure)?;
                         Ok(old.cloned())
-                    }),
+                    })),
                 )
             }
         };

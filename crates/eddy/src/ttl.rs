@@ -17,7 +17,7 @@ use eddy_store::Scan;
 
 use crate::db::{Database, Inner};
 use crate::error::{Error, Result};
-use crate::write::{Mode, WriteOp};
+use crate::write::{Mode, Mutation, WriteOp};
 
 const STATE_PREFIX: &str = "ttl/";
 /// Expiry times further in the past than this are ignored (DynamoDB: five
@@ -142,9 +142,9 @@ impl Inner {
                             key,
                             // Checked again under the item's lock: a write
                             // that renewed the item meanwhile keeps it.
-                            mutation: Box::new(move |old| {
+                            mutation: Mutation::With(Box::new(move |old| {
                                 Ok(old.filter(|i| !expired(i.get(&attribute), now)).cloned())
-                            }),
+                            })),
                         }],
                         Mode::FirstError,
                         ChangeOrigin::TimeToLive,

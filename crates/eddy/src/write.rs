@@ -32,9 +32,21 @@ use eddy_store::EncodedApply;
 use crate::db::Inner;
 use crate::error::{Error, Result};
 
+/// What a write does to its item.
+pub(crate) enum Mutation<'a> {
+    /// Store this item, whatever is there: a plain put. The caller has
+    /// validated the item against the table's key schema (it does so
+    /// before taking any lock, to report a bad item first), so it is not
+    /// validated again.
+    Put(Item),
+    /// A function from the current item to the new one; a new item is
+    /// validated against the key schema.
+    With(ItemFn<'a>),
+}
+
 /// A function from the current item (if any) to the new item (`None`
 /// deletes it).
-pub(crate) type Mutation<'a> = Box<dyn FnOnce(Option<&Item>) -> Result<Option<Item>> + 'a>;
+pub(crate) type ItemFn<'a> = Box<dyn FnOnce(Option<&Item>) -> Result<Option<Item>> + 'a>;
 
 /// One item write inside a [`Inner::write`] call.
 pub(crate) struct WriteOp<'a> {
@@ -95,9 +107,17 @@ impl Inner {
         let mut reasons: Vec<Option<Error>> = Vec::new();
         for (op, key) in ops.into_iter().zip(&encoded) {
             let old = self.store.get_by_encoded_key(&op.table, key)?;
-            let new = (op.mutation)(old.as_ref()).and_then(|new| {
+            let new = match op.mutation {
+                Mutation::Put(item) => Ok(Some(item)),
+                Mutation::With(f) => f(old.as_ref()).and_then(|new| {
+                    if let Some(new) = &new {
+                        op.table.key_schema.validate_item(new)?;
+                    }
+                    Ok(new)
+                }),
+            }
+            .and_then(|new| {
                 if let Some(new) = &new {
-                    op.table.key_schema.validate_item(new)?;
                     op.table.validate_item_for_indexes(new)?;
                 }
                 Ok(new)
