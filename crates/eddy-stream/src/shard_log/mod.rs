@@ -26,10 +26,11 @@
 //! and the shard stays usable (the same `seqIx` values are reused, since none
 //! was acknowledged). If even that repair fails, the shard is poisoned: its
 //! appends fail with [`Error::Poisoned`] until the database is reopened and
-//! recovery re-establishes the truth. A failed `fsync` of records that are
-//! already readable ([`Visibility::Written`]) poisons the shard at once:
-//! they were seen, so they cannot be cut back, and an `fsync` is never
-//! retried as if the failed one had not happened.
+//! recovery re-establishes the truth. A failed `fsync` while records are
+//! readable but not yet fsynced ([`Visibility::Written`]) poisons the shard
+//! at once: they were seen, so they cannot be cut back, the kernel may
+//! have dropped their pages, and an `fsync` is never retried as if the
+//! failed one had not happened.
 //!
 //! Records of an encrypted stream are sealed here, under the writer lock,
 //! because their `seqIx` (part of the authenticated data) is assigned here
@@ -285,20 +286,29 @@ impl ShardLog {
             frame::encode(rec, &mut buf);
             assigned.push((seq_ix, arrival));
         }
+        // The error, and whether it was the fsync that failed.
         let res = match w.active.as_mut() {
-            Some(f) => f.append(&buf).and_then(|()| match visibility {
-                Visibility::Durable => f.file_mut().sync_data(),
-                Visibility::Written => Ok(()),
-            }),
-            None => Err(std::io::Error::other("no active segment")),
+            Some(f) => f
+                .append(&buf)
+                .map_err(|e| (e, false))
+                .and_then(|()| match visibility {
+                    Visibility::Durable => f.file_mut().sync_data().map_err(|e| (e, true)),
+                    Visibility::Written => Ok(()),
+                }),
+            None => Err((std::io::Error::other("no active segment"), false)),
         };
-        if let Err(e) = res {
+        if let Err((e, fsync_failed)) = res {
             let err = io_ctx("appending to", &self.active_path())(e);
-            let repaired = w.active.as_mut().is_some_and(|f| {
-                f.cut_back(old_len)
-                    .and_then(|()| f.file_mut().sync_data())
-                    .is_ok()
-            });
+            // After a failed fsync the kernel may have dropped the pages of
+            // records that earlier `Written` appends made readable: they
+            // were seen and their fate is unknown, so nothing is repaired.
+            let repairable = !(fsync_failed && w.unsynced);
+            let repaired = repairable
+                && w.active.as_mut().is_some_and(|f| {
+                    f.cut_back(old_len)
+                        .and_then(|()| f.file_mut().sync_data())
+                        .is_ok()
+                });
             if !repaired {
                 tracing::error!(error = %err, "shard writer poisoned");
                 w.poisoned = Some(err.to_string());
@@ -539,4 +549,60 @@ pub(crate) fn remove_dir_files(fs: &dyn LogFs, dir: &Path) -> Result<()> {
         fs.sync_dir(dir).map_err(io_ctx("syncing", dir))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eddy_model::io::fault::FaultFs;
+
+    fn record(byte: u8) -> NewRecord {
+        NewRecord {
+            partition_key: "k".into(),
+            explicit_hash_key: None,
+            data: vec![byte],
+        }
+    }
+
+    fn open(fault: &FaultFs, dir: &Path) -> ShardLog {
+        let dir = dir.join("shard");
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        ShardLog::open(Arc::new(fault.clone()), dir, 0, 1, 1 << 20, false)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn append(log: &ShardLog, byte: u8, visibility: Visibility) -> Result<()> {
+        match log.append(&[&record(byte)], 1, None, visibility) {
+            Ok(_) => Ok(()),
+            Err(AppendRefused::Failed(e)) => Err(e),
+            Err(_) => panic!("refused without an I/O attempt"),
+        }
+    }
+
+    #[test]
+    fn a_failed_fsync_repairs_the_shard_unless_written_records_await_theirs() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let fault = FaultFs::new();
+        let log = open(&fault, dir.path());
+
+        // Nothing awaits an fsync: a durable append whose fsync fails is
+        // cut back and the shard keeps working.
+        append(&log, 1, Visibility::Durable).unwrap_or_else(|e| panic!("{e}"));
+        fault.fail_next_syncs(1);
+        assert!(append(&log, 2, Visibility::Durable).is_err());
+        append(&log, 3, Visibility::Durable).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(log.tip(), 3);
+
+        // A written append is readable before its fsync; another append's
+        // failed fsync may have lost its pages, so the shard is poisoned.
+        append(&log, 4, Visibility::Written).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(log.tip(), 4);
+        fault.fail_next_syncs(1);
+        assert!(append(&log, 5, Visibility::Durable).is_err());
+        assert!(matches!(log.sync_written(), Err(Error::Poisoned(_))));
+        assert!(matches!(
+            append(&log, 6, Visibility::Durable),
+            Err(Error::Poisoned(_))
+        ));
+    }
 }
