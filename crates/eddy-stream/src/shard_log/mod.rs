@@ -232,6 +232,19 @@ impl ShardLog {
         if records.is_empty() {
             return Ok(Vec::new());
         }
+        // Only damaged metadata puts the next seqIx near the end of its
+        // 64 bits (a shard would need 2^64 records): refuse rather than wrap.
+        if w.next_seq_ix.checked_add(records.len() as u64).is_none() {
+            return Err(AppendRefused::Failed(Error::Corruption {
+                path: self.dir.clone(),
+                offset: 0,
+                reason: format!(
+                    "the shard's next seqIx {} leaves no room for {} more records",
+                    w.next_seq_ix,
+                    records.len()
+                ),
+            }));
+        }
         self.ensure_active(&mut w).map_err(AppendRefused::Failed)?;
         let old_len = w.active.as_ref().map_or(HEADER_LEN, ZeroAheadFile::len);
         let arrival = now_millis.max(w.last_arrival);
