@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{open, put, query_index_all, scan_index_all, store};
+use common::{open, open_raw_sled, put, query_index_all, scan_index_all, store};
 use eddy_model::index::{IndexDef, Projection};
 use eddy_model::{Item, KeySchema, KeyType};
 use eddy_store::{Error, Query, Scan};
@@ -244,7 +244,7 @@ fn deleting_a_table_drops_its_index_trees_and_open_drops_orphans() {
             .count()
     };
     {
-        let db = sled::open(dir.path()).unwrap();
+        let db = open_raw_sled(dir.path());
         assert_eq!(index_trees(&db), 1, "only the kept table's index is left");
         // Simulate a crash in the middle of add_global_index: a filled
         // tree the catalog does not name.
@@ -262,6 +262,6 @@ fn deleting_a_table_drops_its_index_trees_and_open_drops_orphans() {
     assert_eq!(page.items.len(), 1);
     store.flush().unwrap();
     drop(store);
-    let db = sled::open(dir.path()).unwrap();
+    let db = open_raw_sled(dir.path());
     assert_eq!(index_trees(&db), 1, "the orphan was dropped at open");
 }

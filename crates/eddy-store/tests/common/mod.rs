@@ -189,3 +189,22 @@ fn check_index_page(
         assert_eq!(Some(lek), def.entry_key_of(&live.key_schema, last).as_ref());
     }
 }
+
+/// Opens the store's sled database directly (to inspect or damage it),
+/// waiting, as the store's own open does, while the background jobs of a
+/// handle just dropped still hold sled's file lock (a sled 0.34 defect,
+/// `src/sled_open.rs`).
+pub fn open_raw_sled(dir: &std::path::Path) -> sled::Db {
+    let started = std::time::Instant::now();
+    loop {
+        match sled::open(dir) {
+            Err(e)
+                if e.to_string().contains("could not acquire lock")
+                    && started.elapsed() < std::time::Duration::from_secs(10) =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            other => return other.unwrap(),
+        }
+    }
+}
