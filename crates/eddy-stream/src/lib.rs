@@ -22,9 +22,9 @@
 //!
 //! # Invariants
 //!
-//! * **Acknowledged means durable**: `put_record`, `put_records` and
-//!   `append_batch` return a sequence number only after the record's frame
-//!   was written and fsynced. Recovery only discards a torn tail (never
+//! * **Acknowledged means durable**: `put_record`, `put_records`,
+//!   `append_batch` and `append_batch_with` return only after the record's
+//!   frame was written and fsynced. Recovery only discards a torn tail (never
 //!   acknowledged); any other damage is [`Error::Corruption`].
 //! * **Sequence numbers** use Kinesis' 56-digit layout ([`SequenceNumber`]),
 //!   strictly increase within a shard in commit order, and encode the shard.
