@@ -34,6 +34,14 @@ fn slice(put: &mut dyn FnMut(u64), next: &mut u64, slice: Duration) -> f64 {
     (*next - first) as f64 / started.elapsed().as_secs_f64()
 }
 
+/// Puts item `i` of `size` bytes into `db`'s benchmark table.
+fn eddy_put(db: &Database, size: usize) -> impl FnMut(u64) + '_ {
+    move |i| {
+        db.put_item(TABLE, item(i, size), ReturnValues::None)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
 fn caught_up(db: &Database) {
     db.wait_for_streaming(Duration::from_secs(600))
         .unwrap_or_else(|e| panic!("wait_for_streaming: {e}"));
@@ -84,16 +92,8 @@ fn alternate(size: usize, rounds: usize, length: Duration) {
         let (k, v) = sled_entry(&item(i, size));
         tree.insert(k, v).unwrap_or_else(|e| panic!("{e}"));
     };
-    let mut put_plain = |i: u64| {
-        plain
-            .put_item(TABLE, item(i, size), ReturnValues::None)
-            .unwrap_or_else(|e| panic!("{e}"));
-    };
-    let mut put_streamed = |i: u64| {
-        streamed
-            .put_item(TABLE, item(i, size), ReturnValues::None)
-            .unwrap_or_else(|e| panic!("{e}"));
-    };
+    let mut put_plain = eddy_put(&plain, size);
+    let mut put_streamed = eddy_put(&streamed, size);
 
     // One unreported round: every store past its first, cheapest inserts.
     slice(&mut put_sled, &mut n_sled, length);

@@ -3,12 +3,11 @@
 
 mod common;
 
-use common::{read_all_trim_horizon, ManualClock};
+use common::{create, open_with_faults, read_all_trim_horizon, ManualClock};
 use eddy_model::io::fault::FaultFs;
 use eddy_stream::*;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 const SID: &str = "shardId-000000000000";
 
@@ -127,15 +126,8 @@ fn fsync_failure_loses_nothing_acknowledged() {
     let fault = FaultFs::new();
     let mut acked = Vec::new();
     {
-        let s = Streams::open(dir.path(), clock.options().fs(Arc::new(fault.clone()))).unwrap();
-        s.create_stream(
-            "s",
-            CreateStream {
-                shard_count: Some(1),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let s = open_with_faults(dir.path(), &clock, &fault);
+        create(&s, "s", 1);
         for i in 0..5u8 {
             acked.push((i, s.put_record("s", PutRecord::new("k", vec![i])).unwrap()));
         }
@@ -189,15 +181,8 @@ fn failed_truncation_poisons_the_shard() {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new();
     let fault = FaultFs::new();
-    let s = Streams::open(dir.path(), clock.options().fs(Arc::new(fault.clone()))).unwrap();
-    s.create_stream(
-        "s",
-        CreateStream {
-            shard_count: Some(1),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let s = open_with_faults(dir.path(), &clock, &fault);
+    create(&s, "s", 1);
     s.put_record("s", PutRecord::new("k", vec![1])).unwrap();
     fault.fail_all_syncs(true);
     assert!(s.put_record("s", PutRecord::new("k", vec![2])).is_err());

@@ -5,10 +5,9 @@
 
 mod common;
 
-use common::{create, read_all_trim_horizon, ManualClock};
+use common::{create, open_with_faults, read_all_trim_horizon, ManualClock};
 use eddy_model::io::fault::FaultFs;
 use eddy_stream::*;
-use std::sync::Arc;
 use std::time::Duration;
 
 const SID: &str = "shardId-000000000000";
@@ -64,7 +63,7 @@ fn a_written_append_is_fsynced_once_per_shard_before_it_returns() {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new();
     let fault = FaultFs::new();
-    let s = Streams::open(dir.path(), clock.options().fs(Arc::new(fault.clone()))).unwrap();
+    let s = open_with_faults(dir.path(), &clock, &fault);
     create(&s, "s", 4);
     // Open every shard's segment first, so that the count below is the
     // appends' own.
@@ -90,7 +89,7 @@ fn written_records_reach_readers_and_subscribers_before_their_fsync() {
     let clock = ManualClock::new();
     let fault = FaultFs::new();
     {
-        let s = Streams::open(dir.path(), clock.options().fs(Arc::new(fault.clone()))).unwrap();
+        let s = open_with_faults(dir.path(), &clock, &fault);
         create(&s, "s", 1);
         s.append_batch_with("s", batch(0, 2), Visibility::Written)
             .unwrap();
@@ -157,7 +156,7 @@ fn a_failed_write_of_a_written_append_is_cut_back_like_a_durable_one() {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new();
     let fault = FaultFs::new();
-    let s = Streams::open(dir.path(), clock.options().fs(Arc::new(fault.clone()))).unwrap();
+    let s = open_with_faults(dir.path(), &clock, &fault);
     create(&s, "s", 1);
     s.append_batch_with("s", batch(0, 1), Visibility::Written)
         .unwrap();

@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code, clippy::unwrap_used)]
 
+use eddy_model::io::fault::FaultFs;
 use eddy_stream::{CreateStream, GetRecordsOutput, IteratorType, Record, StreamOptions, Streams};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,6 +43,12 @@ pub fn create(s: &Streams, name: &str, shards: u32) {
 
 pub fn open(dir: &Path, clock: &ManualClock) -> Streams {
     Streams::open(dir, clock.options()).unwrap()
+}
+
+/// [`open`] with every file operation going through `fault`, so a test can
+/// make fsyncs and writes fail.
+pub fn open_with_faults(dir: &Path, clock: &ManualClock, fault: &FaultFs) -> Streams {
+    Streams::open(dir, clock.options().fs(Arc::new(fault.clone()))).unwrap()
 }
 
 /// Read a shard from `kind` until caught up (open) or ended (closed).
