@@ -230,7 +230,7 @@ impl Store {
         inner.tables.write().next_id = next;
         let tree = inner.db.open_tree(tree_name(id))?;
         let entry = Entry::open(&inner.db, def.clone(), tree)?;
-        inner.db.flush()?;
+        inner.make_durable()?;
         let mut tables = inner.tables.write();
         tables.by_name.insert(def.name.clone(), id);
         tables.by_id.insert(id, entry);
@@ -254,7 +254,7 @@ impl Store {
             .copied()
             .ok_or_else(|| Error::TableNotFound(name.to_string()))?;
         inner.catalog.remove(name.as_bytes())?;
-        inner.db.flush()?;
+        inner.make_durable()?;
         // The write lock waits for every data operation using the tree.
         let entry = {
             let mut tables = inner.tables.write();
@@ -265,7 +265,7 @@ impl Store {
         for index in entry.iter().flat_map(|e| &e.indexes) {
             inner.db.drop_tree(index_tree_name(id, &index.def.name))?;
         }
-        inner.db.flush()?;
+        inner.make_durable()?;
         tracing::debug!(table = name, id, "deleted table");
         entry
             .map(|e| Arc::unwrap_or_clone(e.def))

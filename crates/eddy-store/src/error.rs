@@ -32,6 +32,17 @@ pub enum Error {
     /// An I/O error outside the storage engine.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// Making the store's files durable failed (a refused fsync). It is
+    /// never retried: every later flush or checkpoint of this store fails
+    /// the same way until it is reopened.
+    #[error("making {} durable failed", path.display())]
+    Sync {
+        /// The file or directory whose fsync failed.
+        path: std::path::PathBuf,
+        /// The fsync's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A stored value that does not decode: corruption or a format mismatch.
     #[error("corrupt {what} at key {key:02x?}: {reason}")]
     Corrupt {

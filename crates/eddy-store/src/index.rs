@@ -304,11 +304,11 @@ impl Store {
         };
         self.publish_maintained(def.id, &maintained);
         let filled = backfill(&def, &items, &maintained).and_then(|count| {
-            inner.db.flush()?;
+            inner.make_durable()?;
             inner
                 .catalog
                 .insert(table.as_bytes(), eddy_model::codec::encode_table(&new_def))?;
-            inner.db.flush()?;
+            inner.make_durable()?;
             Ok(count)
         });
         match filled {
@@ -345,14 +345,14 @@ impl Store {
         inner
             .catalog
             .insert(table.as_bytes(), eddy_model::codec::encode_table(&new_def))?;
-        inner.db.flush()?;
+        inner.make_durable()?;
         // The write lock waits for every data operation using the tree.
         if let Some(entry) = inner.tables.write().by_id.get_mut(&def.id) {
             entry.def = Arc::new(new_def.clone());
             entry.indexes.retain(|i| i.def.name != index);
         }
         inner.db.drop_tree(index_tree_name(def.id, index))?;
-        inner.db.flush()?;
+        inner.make_durable()?;
         tracing::debug!(table, index, "removed global index");
         Ok(new_def)
     }

@@ -6,7 +6,9 @@
 //! is a materialised view of it. A write is first logged, then
 //! [`applied`](Store::apply) here, and sled is *not* flushed on that path:
 //! it is opened with `flush_every_ms(None)` and flushes only in
-//! [`Store::checkpoint`], [`Store::flush`] and DDL. After a crash the store
+//! [`Store::checkpoint`], [`Store::flush`] and DDL, each of which then
+//! fsyncs sled's files and directories (sled's own flush does not make
+//! them durable; see the `durable` module). After a crash the store
 //! may have lost any suffix of its unflushed writes, and recovery replays
 //! the log from [`Store::checkpoint_lsn`].
 //!
@@ -54,6 +56,7 @@
 //! ```
 
 mod catalog;
+mod durable;
 mod error;
 mod index;
 mod index_query;
@@ -139,6 +142,8 @@ pub struct Store {
 
 struct Inner {
     db: sled::Db,
+    /// Makes sled's files durable; remembers a failed fsync.
+    durability: durable::Durability,
     /// Table name → encoded [`TableDef`].
     catalog: sled::Tree,
     /// The table id counter and the checkpoint LSN.
@@ -159,10 +164,17 @@ impl std::fmt::Debug for Store {
     }
 }
 
+impl Inner {
+    /// sled's flush, then fsyncs of its files (see the `durable` module).
+    fn make_durable(&self) -> Result<()> {
+        self.durability.make_durable(&self.db)
+    }
+}
+
 impl Store {
     /// Opens (or creates) a store in `dir`.
     pub fn open(dir: &Path, options: StoreOptions) -> Result<Store> {
-        std::fs::create_dir_all(dir)?;
+        eddy_model::io::create_dir_all_durable(dir)?;
         let config = sled::Config::new()
             .path(dir)
             .cache_capacity(options.cache_capacity)
@@ -176,6 +188,7 @@ impl Store {
         Ok(Store {
             inner: Arc::new(Inner {
                 db,
+                durability: durable::Durability::new(dir),
                 catalog,
                 meta,
                 state,
@@ -312,10 +325,15 @@ impl Store {
         }
     }
 
-    /// Records that every change up to `lsn` has been applied, then flushes:
-    /// when this returns, everything applied before the call is durable
-    /// together with the LSN. A lower `lsn` than the stored one leaves the
-    /// stored one in place (the flush still happens).
+    /// Records that every change up to `lsn` has been applied, then flushes
+    /// and fsyncs: when this returns, everything applied before the call is
+    /// durable together with the LSN. A lower `lsn` than the stored one
+    /// leaves the stored one in place (the flush still happens).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Sync`] if an fsync failed (then and at every later call),
+    /// [`Error::Sled`] if sled failed.
     pub fn checkpoint(&self, lsn: u64) -> Result<()> {
         {
             let _serial = self.inner.checkpoint.lock();
@@ -324,8 +342,7 @@ impl Store {
                 self.inner.meta.insert(CHECKPOINT_LSN, &lsn.to_be_bytes())?;
             }
         }
-        self.inner.db.flush()?;
-        Ok(())
+        self.inner.make_durable()
     }
 
     /// Stores a small named record beside the tables, for the layer that
@@ -358,10 +375,13 @@ impl Store {
         Ok(out)
     }
 
-    /// Flushes everything applied so far to disk.
+    /// Makes everything applied so far durable (sled's flush, then fsyncs).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::checkpoint`].
     pub fn flush(&self) -> Result<()> {
-        self.inner.db.flush()?;
-        Ok(())
+        self.inner.make_durable()
     }
 
     /// The store's size on disk, in bytes.

@@ -170,7 +170,7 @@ impl Database {
     pub fn open_with(dir: impl AsRef<Path>, options: Options) -> Result<Database> {
         let started = Instant::now();
         let dir = dir.as_ref().to_path_buf();
-        std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+        eddy_model::io::create_dir_all_durable(&dir).map_err(|source| Error::Io {
             context: format!("creating data directory {}", dir.display()),
             source,
         })?;
@@ -354,11 +354,23 @@ impl Inner {
         // Every change up to the watermark has been applied to the store:
         // writers release their LSNs only after applying them.
         let lsn = self.log.released_watermark();
-        // Read the publishers' positions before the flush saves them: the
-        // log must keep every change some destination has yet to publish,
-        // as far as the flushed positions know.
-        let keep_after = self.publish_floor().map_or(lsn, |floor| floor.min(lsn));
-        self.store.checkpoint(lsn)?;
+        // The log must keep every change some destination has yet to
+        // publish, as far as the positions this flush makes durable know:
+        // so they are read from the store, before the flush. A publisher
+        // moves its position in memory before it reaches the store, and a
+        // floor read from memory could cut the log past a position that a
+        // crash then brings back.
+        let keep_after = self
+            .stored_publish_floor()?
+            .map_or(lsn, |floor| floor.min(lsn));
+        if let Err(e) = self.store.checkpoint(lsn) {
+            if matches!(e, eddy_store::Error::Sync { .. }) {
+                // The store's pages may be lost: no checkpoint may ever
+                // rely on them again, and the log must keep everything.
+                self.poison(format!("checkpoint: {e}"));
+            }
+            return Err(e.into());
+        }
         let segments_removed = self.log.truncate_before(keep_after)?;
         // Log growth is measured from what is left after truncation.
         let log_bytes = self.log.stats().bytes_on_disk;

@@ -94,14 +94,15 @@ impl Inner {
     }
 
     /// The lowest LSN some destination still has to publish from, minus
-    /// one: the change log must keep everything above it.
-    pub(crate) fn publish_floor(&self) -> Option<u64> {
-        self.destinations
-            .lock()
+    /// one, as the store holds the positions (the publishers' in-memory
+    /// positions run ahead of it): the change log must keep everything
+    /// above it.
+    pub(crate) fn stored_publish_floor(&self) -> Result<Option<u64>> {
+        Ok(Inner::load_destinations(&self.store)?
             .values()
             .filter(|d| !d.is_drained())
             .map(|d| d.published_lsn)
-            .min()
+            .min())
     }
 
     /// Ends the destinations of a deleted table (their publishers drain what
@@ -364,5 +365,67 @@ mod tests {
             Some(db.last_lsn())
         );
         assert!(db.streaming_published_lsn("nope", &arn).is_err());
+    }
+
+    /// The window the checkpoint must respect: a publisher has moved its
+    /// position in memory but not yet stored it. The test puts the store in
+    /// that state (an older position stored than the publisher holds),
+    /// checkpoints, then closes and reopens: the log must still hold every
+    /// change after the stored position, and the destination must publish
+    /// again. With the floor read from memory the checkpoint cut the log
+    /// past the stored position and the reopened publisher stalled.
+    #[test]
+    fn a_checkpoint_keeps_the_log_from_the_stored_publisher_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = || {
+            crate::Options::new()
+                .segment_size(4096)
+                .checkpoint_every_bytes(u64::MAX)
+                .checkpoint_interval(None)
+        };
+        let db = Database::open_with(dir.path(), options()).unwrap();
+        db.create_table("items", KeySchema::new("id", KeyType::S))
+            .unwrap();
+        db.streams()
+            .create_stream("s", CreateStream::default())
+            .unwrap();
+        let arn = db.streams().stream_arn("s").unwrap();
+        db.enable_kinesis_streaming_destination("items", &arn, None)
+            .unwrap();
+        for i in 0..300 {
+            let item = Item::new()
+                .with("id", format!("k{i}"))
+                .with("pad", "x".repeat(100));
+            db.put_item("items", item, ReturnValues::None).unwrap();
+        }
+        assert!(db.wait_for_streaming(Duration::from_secs(10)).unwrap());
+        let table_id = db.inner.store.table("items").unwrap().id;
+        let mut stale = db.inner.destinations.lock()[&(table_id, arn.clone())].clone();
+        assert_eq!(stale.published_lsn, db.last_lsn());
+        stale.published_lsn = 10;
+        db.inner.save_destination(&stale, false).unwrap();
+
+        let checkpoint = db.checkpoint().unwrap();
+        assert!(checkpoint.segments_removed == 0 || db.oldest_lsn() <= 11);
+        assert!(
+            db.changes_since(11).is_ok(),
+            "the checkpoint cut the log past the stored position (oldest LSN now {})",
+            db.oldest_lsn()
+        );
+        db.close().unwrap();
+        drop(db);
+
+        let db = Database::open_with(dir.path(), options()).unwrap();
+        assert!(
+            db.wait_for_streaming(Duration::from_secs(10)).unwrap(),
+            "the reopened destination does not publish"
+        );
+        db.put_item("items", Item::new().with("id", "after"), ReturnValues::None)
+            .unwrap();
+        assert!(db.wait_for_streaming(Duration::from_secs(10)).unwrap());
+        assert_eq!(
+            db.streaming_published_lsn("items", &arn).unwrap(),
+            Some(db.last_lsn())
+        );
     }
 }

@@ -22,7 +22,8 @@ use std::path::{Path, PathBuf};
 
 /// Directory-level operations the log needs.
 pub trait LogFs: Send + Sync + 'static {
-    /// Create `dir` and all missing parents.
+    /// Create `dir` and all missing parents, durably: each new directory's
+    /// name is synced in its parent (see [`create_dir_all_durable`]).
     fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
     /// List the full paths of the entries directly inside `dir`.
     fn list_dir(&self, dir: &Path) -> io::Result<Vec<PathBuf>>;
@@ -107,7 +108,7 @@ impl LogFile for StdFile {
 
 impl LogFs for StdFs {
     fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        std::fs::create_dir_all(dir)
+        create_dir_all_durable(dir)
     }
 
     fn list_dir(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
@@ -155,6 +156,41 @@ impl LogFs for StdFs {
         // journals directory metadata itself.
         Ok(())
     }
+}
+
+/// Creates `dir` and its missing parents, and makes every name it creates
+/// durable by fsyncing the parent directory after each `mkdir`.
+///
+/// A new directory's entry lives in its parent, and only an fsync of the
+/// parent makes it survive a power cut: without it, a log segment fsynced
+/// inside a directory created moments before can vanish with the directory.
+///
+/// # Errors
+///
+/// The first failed `mkdir` (other than "already exists") or fsync.
+pub fn create_dir_all_durable(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut missing = Vec::new();
+    let mut next = Some(dir);
+    while let Some(d) = next.filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+        missing.push(d);
+        next = d.parent();
+    }
+    for d in missing.into_iter().rev() {
+        match std::fs::create_dir(d) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && d.is_dir() => continue,
+            Err(e) => return Err(e),
+        }
+        let parent = match d.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        StdFs.sync_dir(parent)?;
+    }
+    Ok(())
 }
 
 /// Read exactly `buf.len()` bytes at `offset` unless EOF comes first; returns
