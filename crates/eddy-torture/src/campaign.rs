@@ -1,6 +1,7 @@
 //! The parent: sets the database up, then cycle after cycle spawns a child,
-//! SIGKILLs it after a random delay, reopens the database (timed) and checks
-//! every invariant before the next cycle, on the same data directory.
+//! SIGKILLs it after a random delay (and with `--power-cut` cuts the power,
+//! see [`crate::power`]), reopens the database (timed) and checks every
+//! invariant before the next cycle, on the same data directory.
 
 use std::io::BufReader;
 use std::os::unix::process::ExitStatusExt;
@@ -13,10 +14,12 @@ use eddy::{InitialPosition, Item, KeySchema, KeyType, ReturnValues};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::checks::{check_transfers, At, Consumption, Model};
+use crate::checks::{At, Consumption, Ledger, Model};
 use crate::common::{
-    open, CampaignError, Context, Result, ACCOUNTS, APP, INITIAL_BALANCE, STREAM, STREAM_ARN, TABLE,
+    open, CampaignError, Context, Result, ACCOUNTS, APP, INITIAL_BALANCE, MARKER, STREAM,
+    STREAM_ARN, TABLE,
 };
+use crate::power::{self, PowerCuts};
 use crate::sled_bugs;
 use crate::stream_check::StreamTracker;
 use crate::transcript::Transcript;
@@ -46,6 +49,9 @@ pub struct Settings {
     /// Work around the store's two sled bugs (see [`crate::sled_bugs`])
     /// instead of failing on them.
     pub work_around_sled: bool,
+    /// The share of cycles whose child does not pin the change log, so
+    /// that checkpoints truncate it as far as they would in production.
+    pub unpinned: f64,
 }
 
 /// Totals over the campaign, for the summary.
@@ -83,6 +89,11 @@ pub struct Totals {
     pub longest_sled_lock: Duration,
     /// Reopen times, one per cycle.
     pub reopens: Vec<Duration>,
+    /// Cycles whose child ran without pinning the change log.
+    pub unpinned: u64,
+    /// Of those, cycles after which the log no longer held the first change
+    /// not yet verified (the fold started again from the oldest retained).
+    pub rebased: u64,
 }
 
 /// How long a child may take to open the database.
@@ -95,8 +106,11 @@ pub struct Campaign {
     open_ms: u64,
     rng: StdRng,
     model: Model,
+    ledger: Ledger,
     stream: StreamTracker,
     consumption: Consumption,
+    /// The power-cut file system the data directory lives on, if any.
+    power: Option<PowerCuts>,
     /// Totals so far.
     pub totals: Totals,
 }
@@ -110,17 +124,25 @@ fn child_seed(seed: u64, cycle: u64) -> u64 {
 }
 
 impl Campaign {
-    /// A campaign over `settings.data`, which must not hold a database yet.
-    pub fn new(settings: Settings) -> Campaign {
+    /// A campaign over `settings.data`, which must not hold a database yet
+    /// (and must be on `power`'s mount, if cuts are asked for).
+    pub fn new(settings: Settings, power: Option<PowerCuts>) -> Campaign {
         Campaign {
             open_ms: 100,
             rng: StdRng::seed_from_u64(settings.seed),
             settings,
             model: Model::default(),
+            ledger: Ledger::default(),
             stream: StreamTracker::default(),
             consumption: Consumption::default(),
+            power,
             totals: Totals::default(),
         }
+    }
+
+    /// The power cuts, if the campaign makes them.
+    pub fn power(&self) -> Option<&PowerCuts> {
+        self.power.as_ref()
     }
 
     /// The campaign's data directory.
@@ -182,21 +204,26 @@ impl Campaign {
         db.close().ctx(|| "closing after set-up".into())
     }
 
-    /// Spawns the child of a cycle.
-    fn spawn(&self, cycle: u64, seed: u64) -> Result<Child> {
+    /// Spawns the child of a cycle; a `pinned` child keeps the change log
+    /// from the first LSN the parent has not verified.
+    fn spawn(&self, cycle: u64, seed: u64, pinned: bool) -> Result<Child> {
         let exe = std::env::current_exe().ctx(|| "finding the campaign's executable".into())?;
         let pin = if self.model.last_lsn == 0 {
             0
         } else {
             self.model.last_lsn + 1
         };
-        Command::new(exe)
+        let mut command = Command::new(exe);
+        command
             .arg("child")
             .arg("--data")
             .arg(&self.settings.data)
             .args(["--cycle", &cycle.to_string(), "--seed", &seed.to_string()])
-            .args(["--threads", &self.settings.threads.to_string()])
-            .args(["--pin-lsn", &pin.to_string()])
+            .args(["--threads", &self.settings.threads.to_string()]);
+        if pinned {
+            command.args(["--pin-lsn", &pin.to_string()]);
+        }
+        command
             .args(["--reshard-min-ms", &self.settings.reshard_ms.0.to_string()])
             .args(["--reshard-max-ms", &self.settings.reshard_ms.1.to_string()])
             .stdin(Stdio::null())
@@ -226,7 +253,9 @@ impl Campaign {
         } else {
             self.rng.gen_range(min..=max)
         };
-        let mut child = self.spawn(cycle, seed)?;
+        let pinned = !self.rng.gen_bool(self.settings.unpinned.clamp(0.0, 1.0));
+        self.totals.unpinned += u64::from(!pinned);
+        let mut child = self.spawn(cycle, seed, pinned)?;
         let spawned = Instant::now();
         let Some(stdout) = child.stdout.take() else {
             return at.fail("the child has no stdout pipe".into());
@@ -280,11 +309,18 @@ impl Campaign {
         }
         self.absorb(&transcript);
 
-        let phase = match (during_open, transcript.ready) {
+        let mut phase = match (during_open, transcript.ready) {
             (true, false) => format!("{wait} ms after spawn, during its open"),
             (true, true) => format!("{wait} ms after spawn, just after its open"),
             (false, _) => format!("{wait} ms after its open completed"),
         };
+        if !pinned {
+            phase.push_str(", log not pinned");
+        }
+        if let Some(power) = self.power.as_mut() {
+            let (kind, report) = power.cut()?;
+            phase.push_str(&format!("; then a {}", power::describe(kind, &report)));
+        }
         let store = self.settings.data.join("store");
         if self.settings.work_around_sled {
             self.totals.torn_sled_snapshots += sled_bugs::remove_torn_snapshots(&store)?;
@@ -302,13 +338,25 @@ impl Campaign {
         let reopen = started.elapsed();
         self.totals.reopens.push(reopen);
         let report = db.recovery_report().clone();
+        check_positions(&db, &at, report.checkpoint_lsn)?;
+        // A change of the parent's own, which the destination must publish
+        // before the stream check below: a stalled publisher fails it.
+        let marker = Item::new().with("pk", MARKER).with("v", cycle);
+        db.put_item(TABLE, marker, ReturnValues::None)
+            .ctx(|| format!("cycle {cycle}: writing the marker item"))?;
 
-        let new_changes = self.model.fold_log(&db, &at)?;
+        let folded = self.model.fold_log(&db, &at, !pinned)?;
+        self.totals.rebased += u64::from(folded.rebased);
         self.model
             .check_acked(&at, &transcript, self.settings.threads)?;
-        check_transfers(&db, &at)?;
-        self.stream
-            .check_cycle(&db, &at, new_changes, self.model.last_lsn)?;
+        self.ledger.check(&db, &at, &transcript)?;
+        self.stream.check_cycle(
+            &db,
+            &at,
+            folded.changes,
+            self.model.last_lsn,
+            folded.rebased,
+        )?;
         self.consumption.check(&db, &at, &self.stream)?;
         let every = self.settings.full_check_every;
         if every > 0 && (cycle + 1).is_multiple_of(every) {
@@ -367,6 +415,33 @@ impl Campaign {
         totals.early_kills += u64::from(!t.ready);
         self.consumption.absorb(t);
     }
+}
+
+/// Right after a reopen: the table is there, and neither the store's checkpoint nor the
+/// destination's published position is ahead of the change log's end
+/// (else the log lost changes the store or the stream already had).
+fn check_positions(db: &eddy::Database, at: &At, checkpoint_lsn: u64) -> Result<()> {
+    if let Err(e) = db.describe_table(TABLE) {
+        return at.fail(format!(
+            "the campaign's table is gone after the reopen ({e}); the store's checkpoint is at LSN {checkpoint_lsn}, the log ends at LSN {}",
+            db.stats().last_lsn
+        ));
+    }
+    let last = db.stats().last_lsn;
+    if checkpoint_lsn > last {
+        return at.fail(format!(
+            "the store's checkpoint is at LSN {checkpoint_lsn}, past the end of the change log at LSN {last}"
+        ));
+    }
+    let published = db
+        .streaming_published_lsn(TABLE, STREAM_ARN)
+        .ctx(|| "reading the destination's position".into())?;
+    if published.is_some_and(|p| p > last) {
+        return at.fail(format!(
+            "the destination's position is LSN {published:?}, past the end of the change log at LSN {last}"
+        ));
+    }
+    Ok(())
 }
 
 /// Creates `dir` if needed; it must be empty.

@@ -12,7 +12,9 @@
 //!    truncate the log, but the child pins it from that LSN, so a gap is a
 //!    failure;
 //! 3. transfers are all or nothing: the balances always sum to the same
-//!    total ([`check_transfers`]);
+//!    total ([`check_transfers`]); and each acknowledged transfer is there
+//!    on its own: the ledger item counts exactly the acknowledged transfers
+//!    (plus the one in flight, if it happened) ([`Ledger::check`]);
 //! 5. no consumer checkpoint is ahead of what was processed, or behind what
 //!    was acknowledged as checkpointed ([`Consumption::check`]).
 
@@ -23,7 +25,7 @@ use eddy::{AttributeValue, ChangeKind, ChangeRecord, Database, InitialPosition, 
 
 use crate::common::{
     key_json, key_name, table_state, CampaignError, Context, Result, ACCOUNTS, APP,
-    INITIAL_BALANCE, KEYS_PER_THREAD, STREAM, TABLE,
+    INITIAL_BALANCE, KEYS_PER_THREAD, LEDGER, STREAM, TABLE,
 };
 use crate::stream_check::StreamTracker;
 use crate::transcript::{Outcome, Transcript};
@@ -48,6 +50,16 @@ impl At {
     }
 }
 
+/// What [`Model::fold_log`] folded.
+#[derive(Debug)]
+pub struct Folded {
+    /// The new changes of the campaign's table, in LSN order.
+    pub changes: Vec<ChangeRecord>,
+    /// The log no longer held the first LSN not yet folded: the fold
+    /// started again from the oldest change retained.
+    pub rebased: bool,
+}
+
 /// What the parent knows the database must hold, carried across cycles.
 #[derive(Debug, Default)]
 pub struct Model {
@@ -67,14 +79,26 @@ impl Model {
     /// Folds the log's changes after [`Model::last_lsn`] into the model,
     /// checking them, and compares both tables with the fold. Returns the
     /// new changes of the campaign's table.
-    pub fn fold_log(&mut self, db: &Database, at: &At) -> Result<Vec<ChangeRecord>> {
+    ///
+    /// With `gap_allowed` (the child ran without pinning the log), the log
+    /// may have been truncated past the first LSN not yet folded: the fold
+    /// then starts again from the oldest change retained. Items it has not
+    /// seen since are taken from the table as they are (what happened to
+    /// them in the gap cannot be checked), and [`Folded::rebased`] says so.
+    pub fn fold_log(&mut self, db: &Database, at: &At, gap_allowed: bool) -> Result<Folded> {
         let from = if self.last_lsn == 0 {
             0
         } else {
             self.last_lsn + 1
         };
+        let mut rebased = false;
         let changes = match db.changes_since(from) {
             Ok(changes) => changes,
+            Err(_) if gap_allowed => {
+                rebased = true;
+                db.changes_since(db.oldest_lsn())
+                    .ctx(|| format!("reading the change log from its oldest LSN {}", db.oldest_lsn()))?
+            }
             Err(e) => {
                 return at.fail(format!(
                     "the change log no longer holds LSN {from}, the first one not yet verified (oldest retained: {}): {e}",
@@ -82,6 +106,9 @@ impl Model {
                 ))
             }
         };
+        // With a gap, the items whose before image can be checked: those
+        // changed since the fold started again.
+        let mut seen_since_gap: std::collections::HashSet<(String, String)> = Default::default();
         let mut new_table_changes = Vec::new();
         for record in changes {
             let record = record.ctx(|| format!("reading the change log after LSN {from}"))?;
@@ -99,7 +126,8 @@ impl Model {
             let key = change.keys.to_json_string();
             let table = self.folded.entry(change.table.clone()).or_default();
             let previous = table.get(&key);
-            if change.old_image.as_ref() != previous {
+            let unknown = rebased && seen_since_gap.insert((change.table.clone(), key.clone()));
+            if !unknown && change.old_image.as_ref() != previous {
                 return at.fail(format!(
                     "LSN {lsn}: the before image of {key} in {} does not chain: logged {:?}, previous after image {previous:?}",
                     change.table, change.old_image
@@ -128,6 +156,16 @@ impl Model {
         }
         for name in [TABLE, APP] {
             let actual = table_state(db, name)?;
+            if rebased {
+                // Items untouched since the gap: as the table has them.
+                let folded = self.folded.entry(name.to_string()).or_default();
+                folded.retain(|k, _| seen_since_gap.contains(&(name.to_string(), k.clone())));
+                for (k, item) in &actual {
+                    if !seen_since_gap.contains(&(name.to_string(), k.clone())) {
+                        folded.insert(k.clone(), item.clone());
+                    }
+                }
+            }
             let empty = BTreeMap::new();
             let folded = self.folded.get(name).unwrap_or(&empty);
             if &actual != folded {
@@ -145,7 +183,10 @@ impl Model {
                 ));
             }
         }
-        Ok(new_table_changes)
+        Ok(Folded {
+            changes: new_table_changes,
+            rebased,
+        })
     }
 
     /// Invariant 1 over the table as folded (equal to the table, checked
@@ -212,6 +253,48 @@ pub fn check_transfers(db: &Database, at: &At) -> Result<()> {
     Ok(())
 }
 
+/// What the parent knows of the committed transfers, across cycles.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    /// Transfers known to have committed.
+    committed: u64,
+    /// The id of the last of them.
+    last: Option<u64>,
+}
+
+impl Ledger {
+    /// Invariant 3: the balances sum to the total, and the ledger item
+    /// counts every acknowledged transfer: exactly those, or those and the
+    /// one in flight at the kill (then named as the last).
+    pub fn check(&mut self, db: &Database, at: &At, transcript: &Transcript) -> Result<()> {
+        check_transfers(db, at)?;
+        let state = table_state(db, TABLE)?;
+        let ledger = state.get(&key_json(LEDGER));
+        let number = |name: &str| -> Option<u64> {
+            ledger?
+                .get(name)
+                .and_then(AttributeValue::as_n)
+                .and_then(|n| n.to_i64())
+                .map(|n| n as u64)
+        };
+        let (count, last) = (number("transfers").unwrap_or(0), number("last_transfer"));
+        let acked = self.committed + transcript.transfers;
+        let acked_last = transcript.last_transfer.or(self.last);
+        let in_flight_happened = transcript
+            .transfer_in_flight
+            .is_some_and(|id| count == acked + 1 && last == Some(id));
+        if !in_flight_happened && (count, last) != (acked, acked_last) {
+            return at.fail(format!(
+                "the ledger counts {count} committed transfers, the last {last:?}, but {acked} were acknowledged, the last {acked_last:?} (in flight at the kill: {:?}): an acknowledged transfer was lost, or one happened twice",
+                transcript.transfer_in_flight
+            ));
+        }
+        self.committed = count;
+        self.last = last;
+        Ok(())
+    }
+}
+
 /// What every child's consumer processed and checkpointed, per shard,
 /// across cycles.
 #[derive(Debug, Default)]
@@ -237,7 +320,8 @@ impl Consumption {
     }
 
     /// Invariant 5: per shard, the stored checkpoint is at most the highest
-    /// record processed and at least the last acknowledged checkpoint; a
+    /// record processed, at most the shard's last record (read after the
+    /// reopen, so durable) and at least the last acknowledged checkpoint; a
     /// `SHARD_END` checkpoint needs a closed shard whose every record was
     /// processed.
     pub fn check(&self, db: &Database, at: &At, stream: &StreamTracker) -> Result<()> {
@@ -283,6 +367,12 @@ impl Consumption {
                     if processed.is_none_or(|p| ix > p) {
                         return at.fail(format!(
                             "consumer: the checkpoint of {shard} is at index {ix}, ahead of the highest processed index {processed:?}"
+                        ));
+                    }
+                    let end = stream.shard(&shard).map_or(0, |t| t.last_ix);
+                    if ix > end {
+                        return at.fail(format!(
+                            "consumer: the checkpoint of {shard} is at index {ix}, past the shard's last durable record at index {end}"
                         ));
                     }
                     if acked.is_some_and(|a| ix < a) {

@@ -47,8 +47,8 @@ use rand::{Rng, SeedableRng};
 use serde_json::Value;
 
 use crate::common::{
-    key_name, open, ACCOUNTS, APP, KEYS_PER_THREAD, MAX_SHARDS, RETENTION_HOURS, SEQ_STRIDE,
-    STREAM, TABLE,
+    key_name, open, ACCOUNTS, APP, KEYS_PER_THREAD, LEDGER, MAX_SHARDS, RETENTION_HOURS,
+    SEQ_STRIDE, STREAM, TABLE,
 };
 
 /// The hidden `child` subcommand's arguments.
@@ -67,9 +67,10 @@ pub struct ChildArgs {
     #[arg(long)]
     pub threads: usize,
     /// The first LSN the parent has not verified; the child keeps the log
-    /// from it (0: everything retained).
+    /// from it (0: everything retained). Without it the log is truncated
+    /// as the checkpoints and the destination's position allow.
     #[arg(long)]
-    pub pin_lsn: u64,
+    pub pin_lsn: Option<u64>,
     /// Shortest pause between resharding operations, ms.
     #[arg(long, default_value_t = 200)]
     pub reshard_min_ms: u64,
@@ -112,9 +113,10 @@ pub fn run(args: &ChildArgs) -> ! {
     let db = open(&args.data).expect("child: opening the database");
     db.describe_table(TABLE)
         .expect("child: the campaign's table is missing");
-    let _pin = db
-        .changes_since(args.pin_lsn)
-        .expect("child: pinning the change log at the parent's verified LSN");
+    let _pin = args.pin_lsn.map(|lsn| {
+        db.changes_since(lsn)
+            .expect("child: pinning the change log at the parent's verified LSN")
+    });
     line("READY");
     let seed = args.seed;
     std::thread::scope(|s| {
@@ -123,12 +125,13 @@ pub fn run(args: &ChildArgs) -> ! {
             let cycle = args.cycle;
             s.spawn(move || writer(db, thread, cycle, seed));
         }
-        s.spawn(|| transfers(&db, seed));
+        let db_ref = &db;
+        let cycle = args.cycle;
+        s.spawn(move || transfers(db_ref, cycle, seed));
         let pauses = (
             args.reshard_min_ms,
             args.reshard_max_ms.max(args.reshard_min_ms),
         );
-        let db_ref = &db;
         s.spawn(move || resharder(db_ref, seed, pauses));
         s.spawn(|| retention(&db, seed));
         s.spawn(|| consumer(&db, seed));
@@ -177,9 +180,15 @@ fn writer(db: &Database, thread: usize, cycle: u64, seed: u64) {
 }
 
 /// Transfers between accounts in transactions; the balances' sum is fixed.
-fn transfers(db: &Database, seed: u64) {
+/// Each transfer has an id (growing across cycles, like the writers'
+/// sequence numbers) and also records itself in the [`LEDGER`] item: the
+/// id of the last transfer and how many committed, so that the parent can
+/// tell a lost acknowledged transfer from the one in flight.
+fn transfers(db: &Database, cycle: u64, seed: u64) {
     let mut rng = StdRng::seed_from_u64(seed ^ 0x7777);
+    let mut id = (cycle + 1) * SEQ_STRIDE;
     loop {
+        id += 1;
         let from = rng.gen_range(0..ACCOUNTS);
         let to = (from + rng.gen_range(1..ACCOUNTS)) % ACCOUNTS;
         let amount = rng.gen_range(1..50i64);
@@ -191,14 +200,26 @@ fn transfers(db: &Database, seed: u64) {
             attributes: ExpressionAttributes::default().value(":a", amount),
             return_item_on_condition_failure: false,
         };
+        let ledger = TransactWriteItem::Update {
+            table_name: TABLE.into(),
+            key: Item::new().with("pk", LEDGER),
+            update_expression: "SET last_transfer = :id ADD transfers :one".into(),
+            condition_expression: None,
+            attributes: ExpressionAttributes::default()
+                .value(":id", id)
+                .value(":one", 1),
+            return_item_on_condition_failure: false,
+        };
         let actions = vec![
             update(from, "SET balance = balance - :a", Some("balance >= :a")),
             update(to, "SET balance = balance + :a", None),
+            ledger,
         ];
+        line(format!("Y {id}"));
         match db.transact_write_items(actions, None) {
-            Ok(()) => line("X ok"),
-            Err(eddy::Error::TransactionCanceled { .. }) => line("X cancel"),
-            Err(e) => panic!("transfer of {amount} from acct-{from} to acct-{to}: {e}"),
+            Ok(()) => line(format!("X {id} ok")),
+            Err(eddy::Error::TransactionCanceled { .. }) => line(format!("X {id} cancel")),
+            Err(e) => panic!("transfer {id} of {amount} from acct-{from} to acct-{to}: {e}"),
         }
     }
 }

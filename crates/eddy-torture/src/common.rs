@@ -21,6 +21,12 @@ pub const REGION: &str = "us-east-1";
 pub const STREAM_ARN: &str = "arn:aws:kinesis:us-east-1:000000000000:stream/torture-changes";
 /// Accounts the transfer thread moves money between.
 pub const ACCOUNTS: usize = 4;
+/// The item each transfer also updates: `last_transfer` (the id of the
+/// last committed transfer) and `transfers` (how many committed).
+pub const LEDGER: &str = "ledger";
+/// The item the parent writes after each reopen, to see the destination
+/// publish again (`v`: the cycle).
+pub const MARKER: &str = "marker";
 /// Every account's balance when the campaign starts.
 pub const INITIAL_BALANCE: i64 = 1000;
 /// Keys each writer thread owns (`t<thread>-k<n>`).
@@ -87,6 +93,14 @@ pub enum CampaignError {
         context: String,
         /// The stream engine's error.
         source: Box<eddy::crates::stream::Error>,
+    },
+    /// The power-cut file system failed (mounting, cutting, exporting).
+    #[error("{context}: {source}")]
+    PowerCut {
+        /// What the parent was doing.
+        context: String,
+        /// The file system's error.
+        source: eddy_powercut::Error,
     },
     /// Spawning, killing or talking to the child, or the file system.
     #[error("{context}: {source}")]

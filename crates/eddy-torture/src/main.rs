@@ -8,8 +8,10 @@
 //! the streaming destination's stream (`UpdateShardCount`, `SplitShard`,
 //! `MergeShards`), retention changes with `trim_expired`, a checkpointing
 //! [`eddy::StreamConsumer`], a `GetRecords` reader checking per-item order,
-//! and explicit checkpoints. After a random delay the parent SIGKILLs it,
-//! reopens the database (timing the reopen) and checks:
+//! and explicit checkpoints. After a random delay the parent SIGKILLs it
+//! (with `--power-cut`, it then also cuts the power: the data directory is
+//! on a FUSE file system that forgets what was never fsynced, see
+//! [`power`]), reopens the database (timing the reopen) and checks:
 //!
 //! 1. every acknowledged write is present with its value; each writer's one
 //!    write in flight at the kill happened entirely or not at all;
@@ -18,7 +20,8 @@
 //!    incrementally over the state folded so far, and the child pins it
 //!    from the first unverified LSN, so checkpoints can truncate it without
 //!    hiding anything from the check;
-//! 3. transfers are all or nothing: the balances sum to a constant;
+//! 3. transfers are all or nothing: the balances sum to a constant; every
+//!    acknowledged transfer is there on its own (a ledger item counts them);
 //! 4. the stream holds every change of the table committed after the
 //!    destination was enabled, byte for byte as rendered from the log, per
 //!    item in commit order, duplicates only with equal event ids, across
@@ -27,8 +30,17 @@
 //! 5. no consumer checkpoint is ahead of the highest record the consumer
 //!    processed in that shard, nor behind the last checkpoint acknowledged
 //!    to it; `SHARD_END` only for a closed shard processed to its end;
-//! 6. the reopen time of every cycle is printed, and its maximum and 99th
+//! 6. neither the store's checkpoint nor the destination's position is
+//!    past the end of the change log; the destination publishes a change the
+//!    parent makes after the reopen (a stalled publisher fails);
+//! 7. the reopen time of every cycle is printed, and its maximum and 99th
 //!    percentile at the end.
+//!
+//! A share of the children (`--unpinned`) run without pinning the log, so
+//! that checkpoints truncate it as far as the destination's position
+//! allows; after such a cycle the fold of invariant 2 starts again from the
+//! oldest change retained if the log no longer holds the first one not yet
+//! verified.
 //!
 //! A failure stops the campaign with a message naming the cycle and the
 //! seed, and exit status 1; the data directory is kept for inspection.
@@ -39,13 +51,14 @@
 //! eddy-torture --cycles N [--seed S] [--data DIR] [--threads 4]
 //!              [--min-ms 50 --max-ms 1500] [--full-check-every 500] [--quiet]
 //!              [--reshard-min-ms 200 --reshard-max-ms 500]
-//!              [--work-around-sled]
+//!              [--work-around-sled] [--power-cut] [--unpinned 0.25]
 //! ```
 
 mod campaign;
 mod checks;
 mod child;
 mod common;
+mod power;
 #[cfg(test)]
 mod selftest;
 mod sled_bugs;
@@ -112,6 +125,15 @@ struct Cli {
     /// little longer, is free. Off by default.
     #[arg(long)]
     work_around_sled: bool,
+    /// Put the data directory on a FUSE file system that forgets what was
+    /// never fsynced, and cut the power after every kill (needs /dev/fuse;
+    /// `--data` then names where the durable image is written if a cycle
+    /// fails).
+    #[arg(long)]
+    power_cut: bool,
+    /// The share of cycles whose child does not pin the change log.
+    #[arg(long, default_value_t = 0.25)]
+    unpinned: f64,
 }
 
 /// Subcommands.
@@ -134,7 +156,20 @@ fn main() -> ExitCode {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64)
     });
-    let (data, temp) = match &cli.data {
+    let power = if cli.power_cut {
+        match power::PowerCuts::mount(seed) {
+            Ok(power) => Some(power),
+            Err(e) => {
+                eprintln!("eddy-torture: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
+    // Where a failed campaign leaves its data: the directory itself, or
+    // with power cuts the durable image of the mount.
+    let (kept, temp) = match &cli.data {
         Some(dir) => (dir.clone(), None),
         None => match tempfile::Builder::new().prefix("eddy-torture-").tempdir() {
             Ok(temp) => (temp.path().to_path_buf(), Some(temp)),
@@ -144,6 +179,9 @@ fn main() -> ExitCode {
             }
         },
     };
+    let data = power
+        .as_ref()
+        .map_or_else(|| kept.clone(), |p| p.data_dir());
     let settings = Settings {
         cycles: cli.cycles,
         seed,
@@ -158,27 +196,43 @@ fn main() -> ExitCode {
         ),
         quiet: cli.quiet,
         work_around_sled: cli.work_around_sled,
+        unpinned: cli.unpinned,
     };
     println!(
-        "eddy-torture: {} cycles, seed {seed}, {} writer threads, kills {}..{} ms after the child's open, data in {}",
+        "eddy-torture: {} cycles, seed {seed}, {} writer threads, kills {}..{} ms after the child's open{}, data in {}",
         settings.cycles,
         settings.threads,
         settings.min_ms,
         settings.max_ms,
+        if power.is_some() { ", then power cuts" } else { "" },
         data.display()
     );
     let started = Instant::now();
-    let mut campaign = Campaign::new(settings);
-    let result = run(&mut campaign, cli.cycles, cli.data.is_some());
+    let mut campaign = Campaign::new(settings, power);
+    let result = run(
+        &mut campaign,
+        cli.cycles,
+        cli.data.is_some() && !cli.power_cut,
+    );
     summary(&campaign, started.elapsed(), result.is_ok());
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             println!("FAILED: {e}");
+            if let Some(power) = campaign.power() {
+                match power.keep_image(&kept) {
+                    Ok(()) => println!(
+                        "the durable image of the power-cut file system (after the failed check) is in {}",
+                        kept.display()
+                    ),
+                    Err(e) => println!("{e}"),
+                }
+            }
             println!(
-                "reproduce with: eddy-torture --cycles {} --seed {seed} (the data directory {} is kept)",
+                "reproduce with: eddy-torture --cycles {} --seed {seed}{} (the data directory {} is kept)",
                 cli.cycles,
-                data.display()
+                if cli.power_cut { " --power-cut" } else { "" },
+                kept.display()
             );
             if let Some(temp) = temp {
                 let _ = temp.keep();
@@ -239,13 +293,42 @@ fn summary(campaign: &Campaign, elapsed: Duration, passed: bool) {
     );
     println!("db checkpoints (child): {}", t.db_checkpoints);
     println!(
+        "unpinned cycles:        {} ({} with the log truncated past the last verified change)",
+        t.unpinned, t.rebased
+    );
+    if let Some(power) = campaign.power() {
+        let c = &power.totals;
+        let mut per_cut = c.bytes_per_cut.clone();
+        per_cut.sort_unstable();
+        let at = |p: f64| {
+            per_cut
+                .get(((p / 100.0) * per_cut.len() as f64) as usize)
+                .or(per_cut.last())
+                .copied()
+                .unwrap_or(0)
+        };
+        println!(
+            "power cuts:             {} strict, {} partial, {} torn; {} bytes dropped in all (per cut: p50 {}, p99 {}, max {}), {} unsynced pages dropped and {} kept, {} names undone",
+            c.kinds[0],
+            c.kinds[1],
+            c.kinds[2],
+            c.bytes_dropped,
+            at(50.0),
+            at(99.0),
+            per_cut.last().copied().unwrap_or(0),
+            c.pages_dropped,
+            c.pages_kept,
+            c.names_dropped
+        );
+    }
+    println!(
         "consumer checkpoints:   {} ({} records processed)",
         t.consumer_checkpoints, t.processed
     );
     println!("log changes folded:     {}", campaign.changes());
     println!(
-        "stream records checked: {} by the parent ({} duplicates), {} by child readers, {} full re-reads",
-        stream.records, stream.duplicates, t.reader_records, stream.full_checks
+        "stream records checked: {} by the parent ({} duplicates, {} of changes truncated from the log before the check), {} by child readers, {} full re-reads",
+        stream.records, stream.duplicates, stream.unverifiable, t.reader_records, stream.full_checks
     );
     println!(
         "reopen time:            max {:.1} ms, p99 {:.1} ms, p50 {:.1} ms, mean {:.1} ms",

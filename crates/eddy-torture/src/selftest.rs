@@ -7,7 +7,7 @@
 use eddy::crates::stream::{CreateStream, PutRecord};
 use eddy::{Database, InitialPosition, Item, KeySchema, KeyType, ReturnValues};
 
-use crate::checks::{check_transfers, At, Consumption, Model};
+use crate::checks::{check_transfers, At, Consumption, Ledger, Model};
 use crate::common::{key_name, open, APP, INITIAL_BALANCE, STREAM, STREAM_ARN, TABLE};
 use crate::stream_check::StreamTracker;
 use crate::transcript::Transcript;
@@ -56,7 +56,7 @@ fn a_lost_acknowledged_write_is_caught_and_in_flight_writes_are_atomic() {
     let key = key_name(0, 3);
     put(&db, &key, "v", 5);
     let mut model = Model::default();
-    model.fold_log(&db, &AT).unwrap();
+    model.fold_log(&db, &AT, false).unwrap();
     // The write of 7 was in flight and did not happen: fine.
     let mut transcript = Transcript::default();
     transcript.acked.insert(key.clone(), Some(5));
@@ -84,6 +84,41 @@ fn a_torn_transfer_is_caught() {
 }
 
 #[test]
+fn a_lost_acknowledged_transfer_is_caught_and_the_one_in_flight_may_happen() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(dir.path());
+    for a in 0..crate::common::ACCOUNTS {
+        put(&db, &format!("acct-{a}"), "balance", INITIAL_BALANCE);
+    }
+    let ledger = |count: i64, last: i64| {
+        let item = eddy::Item::new()
+            .with("pk", crate::common::LEDGER)
+            .with("transfers", count)
+            .with("last_transfer", last);
+        db.put_item(TABLE, item, ReturnValues::None).unwrap();
+    };
+    // Two acknowledged, the third in flight and not applied.
+    ledger(2, 12);
+    let lines = "Y 11\nX 11 ok\nY 12\nX 12 ok\nY 13\n";
+    let mut model = Ledger::default();
+    model
+        .check(&db, &AT, &Transcript::read(lines.as_bytes()))
+        .unwrap();
+    // Next cycle: one more acknowledged, and the one in flight applied.
+    ledger(4, 22);
+    let lines = "Y 21\nX 21 ok\nY 22\n";
+    model
+        .check(&db, &AT, &Transcript::read(lines.as_bytes()))
+        .unwrap();
+    // Next cycle: an acknowledged transfer is missing.
+    let lines = "Y 31\nX 31 ok\n";
+    is_invariant(
+        model.check(&db, &AT, &Transcript::read(lines.as_bytes())),
+        "an acknowledged transfer was lost",
+    );
+}
+
+#[test]
 fn foreign_stream_records_are_caught() {
     let dir = tempfile::tempdir().unwrap();
     let db = database(dir.path());
@@ -91,9 +126,9 @@ fn foreign_stream_records_are_caught() {
     put(&db, "a", "v", 2);
     let mut model = Model::default();
     let mut tracker = StreamTracker::default();
-    let changes = model.fold_log(&db, &AT).unwrap();
+    let changes = model.fold_log(&db, &AT, false).unwrap().changes;
     tracker
-        .check_cycle(&db, &AT, changes, model.last_lsn)
+        .check_cycle(&db, &AT, changes, model.last_lsn, false)
         .unwrap();
     assert_eq!(tracker.records, 2);
     db.streams()
@@ -102,9 +137,9 @@ fn foreign_stream_records_are_caught() {
             PutRecord::new("x", b"{\"eventID\":\"nope\"}".to_vec()),
         )
         .unwrap();
-    let changes = model.fold_log(&db, &AT).unwrap();
+    let changes = model.fold_log(&db, &AT, false).unwrap().changes;
     is_invariant(
-        tracker.check_cycle(&db, &AT, changes, model.last_lsn),
+        tracker.check_cycle(&db, &AT, changes, model.last_lsn, false),
         "matches no change",
     );
 }
@@ -129,9 +164,9 @@ fn a_checkpoint_ahead_of_processing_or_behind_its_ack_is_caught() {
     consumer.checkpoint_at(&shard, &seq(1)).unwrap();
     let mut tracker = StreamTracker::default();
     let mut model = Model::default();
-    let changes = model.fold_log(&db, &AT).unwrap();
+    let changes = model.fold_log(&db, &AT, false).unwrap().changes;
     tracker
-        .check_cycle(&db, &AT, changes, model.last_lsn)
+        .check_cycle(&db, &AT, changes, model.last_lsn, false)
         .unwrap();
     let check = |p: usize, c: usize| {
         let lines = format!("P {shard} {}\nC {shard} {}\n", seq(p), seq(c));
@@ -143,6 +178,21 @@ fn a_checkpoint_ahead_of_processing_or_behind_its_ack_is_caught() {
     check(2, 1).unwrap();
     check(1, 0).unwrap();
     is_invariant(check(0, 0), "ahead of the highest processed");
+    // Processed and checkpointed past the shard's end: records read before
+    // their fsync and lost with the power.
+    let past_end = {
+        let mut parsed: eddy::crates::stream::SequenceNumber = seq(2).parse().unwrap();
+        parsed.seq_ix += 1;
+        parsed.to_string()
+    };
+    consumer.checkpoint_at(&shard, &past_end).unwrap();
+    let lines = format!("P {shard} {past_end}\nC {shard} {past_end}\n");
+    let mut consumption = Consumption::default();
+    consumption.absorb(&Transcript::read(lines.as_bytes()));
+    is_invariant(
+        consumption.check(&db, &AT, &tracker),
+        "past the shard's last durable record",
+    );
     is_invariant(check(2, 2), "behind the acknowledged");
 }
 

@@ -11,7 +11,8 @@
 //! | `READY` | the database is open, the threads start |
 //! | `T <thread> <key> <seq> <Put/Update/Delete>` | a write is about to be issued |
 //! | `A <thread> <seq>` | that write was acknowledged |
-//! | `X ok` / `X cancel` | a transfer committed / was cancelled by its condition |
+//! | `Y <id>` | transfer `<id>` is about to be issued |
+//! | `X <id> ok` / `X <id> cancel` | it committed / was cancelled by its condition |
 //! | `S <what>` | a resharding operation completed |
 //! | `R <hours>` | a retention change completed |
 //! | `Z` | `trim_expired` ran and trimmed nothing |
@@ -42,6 +43,10 @@ pub struct Transcript {
     pub acks: u64,
     /// Committed transfers.
     pub transfers: u64,
+    /// The id of the last transfer that committed.
+    pub last_transfer: Option<u64>,
+    /// The transfer announced but not answered when the child was killed.
+    pub transfer_in_flight: Option<u64>,
     /// Transfers cancelled by their condition.
     pub cancelled: u64,
     /// Completed resharding operations.
@@ -138,8 +143,29 @@ impl Transcript {
                 self.in_flight.remove(&thread);
                 self.acks += 1;
             }
-            ["X", "ok"] => self.transfers += 1,
-            ["X", "cancel"] => self.cancelled += 1,
+            ["Y", id] => {
+                let Ok(id) = id.parse::<u64>() else {
+                    return false;
+                };
+                self.transfer_in_flight = Some(id);
+            }
+            ["X", id, outcome] => {
+                let Ok(id) = id.parse::<u64>() else {
+                    return false;
+                };
+                if self.transfer_in_flight != Some(id) {
+                    return false;
+                }
+                self.transfer_in_flight = None;
+                match *outcome {
+                    "ok" => {
+                        self.transfers += 1;
+                        self.last_transfer = Some(id);
+                    }
+                    "cancel" => self.cancelled += 1,
+                    _ => return false,
+                }
+            }
             ["S", ..] => self.reshards += 1,
             ["R", _] => self.retention_changes += 1,
             ["Z"] => self.trims += 1,
@@ -179,7 +205,7 @@ mod tests {
 
     #[test]
     fn acks_in_flight_and_torn_lines() {
-        let text = "READY\nT 0 t0-k1 5 Put\nA 0 5\nT 0 t0-k2 6 Delete\nT 1 t1-k0 7 Update\nA 1 7\nX ok\nX cancel\nA 0 ";
+        let text = "READY\nT 0 t0-k1 5 Put\nA 0 5\nT 0 t0-k2 6 Delete\nT 1 t1-k0 7 Update\nA 1 7\nY 11\nX 11 ok\nY 12\nX 12 cancel\nY 13\nA 0 ";
         let t = Transcript::read(text.as_bytes());
         assert!(t.ready);
         assert_eq!(t.acks, 2);
@@ -188,6 +214,8 @@ mod tests {
         assert_eq!(t.in_flight[&0], ("t0-k2".to_string(), None));
         assert!(!t.in_flight.contains_key(&1));
         assert_eq!((t.transfers, t.cancelled), (1, 1));
+        assert_eq!(t.last_transfer, Some(11));
+        assert_eq!(t.transfer_in_flight, Some(13));
         assert!(t.garbled.is_empty());
     }
 
