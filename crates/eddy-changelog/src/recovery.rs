@@ -2,38 +2,38 @@
 //!
 //! Every segment is scanned in LSN order; headers, frame checksums and LSN
 //! continuity (within and across segments) are validated. The only damage
-//! recovery repairs is a **torn tail**: the unfinished last write of a crashed
-//! process, which by construction can only sit at the very end of the last
-//! segment. It is recognised when, in the last segment, the first bad frame
-//!
-//! * is incomplete (the file ends before the frame does), or
-//! * fails its checksum / has an impossible length and either claims to end at
-//!   or beyond EOF, or is followed only by zero bytes up to EOF (a file
-//!   extended by the crash but whose data pages never reached the disk, or
-//!   a write cut short in the zeros filled ahead): the rule of
-//!   [`crate::io::torn_frame`], which the stream's reader shares.
+//! recovery repairs is a **torn tail**: what a crash or a power cut left of
+//! the writes after the last fsync, which can only sit at the end of the
+//! last segment. In the last segment the first frame that does not decode
+//! (incomplete, a failed checksum, an impossible length) ends the log:
+//! point-in-time recovery, the rule both of eddy's logs share (see the
+//! `tail` module of [`crate::io`]). A power cut may leave any mix of the
+//! unsynced pages, so valid-looking frames after the bad one are no proof
+//! of corruption, and none of them was acknowledged: a `Sync` group is
+//! acknowledged only after an fsync that covered its frame and all before
+//! it.
 //!
 //! Such a tail is truncated (and fsynced) at the bad frame's start and
 //! reported in [`RecoveryReport::torn_tail`]. Zeros alone after the last
 //! frame are the space the writer fills ahead of the log's end (see
 //! [`crate::writer`]): they are cut off the same way but not reported as a
-//! torn tail, since they hold no byte of any frame (a write whose data pages
-//! never reached the disk looks the same, and was never acknowledged). Because a group is one frame,
-//! this drops whole groups only — and never an acknowledged `Sync` group,
-//! since its frame was complete and fsynced before acknowledgement.
+//! torn tail, since they hold no byte of any frame. Because a group is one
+//! frame, this drops whole groups only.
 //!
-//! Anything else — a bad frame followed by more data, damage in a non-last
-//! segment, a bad header, a checksum-valid but malformed frame, an LSN gap —
-//! is reported as [`Error::Corruption`] and **nothing is modified**: silently
-//! discarding acknowledged history is worse than refusing to open.
+//! Anything else — damage in a non-last segment (sealed: cut back to its
+//! last frame and fsynced before the next was created), a bad header, a
+//! checksum-valid but malformed frame, an LSN gap — is reported as
+//! [`Error::Corruption`] and **nothing is modified**: silently discarding
+//! acknowledged history is worse than refusing to open.
 //!
-//! Known limitation: a bit flip in the *length* field of a frame in the last
-//! segment that makes it point past EOF is indistinguishable from a torn
-//! write, and is treated as one.
+//! Known limitation: a frame of the last segment damaged on disk after it
+//! was acknowledged looks like an unsynced write and is cut, with every
+//! frame after it; the cut is reported. The database's open then still
+//! refuses a log that ends before the store's checkpoint.
 
 use crate::error::{Error, Result};
 use crate::frame::{Decoded, InvalidKind};
-use crate::io::{read_full_at, torn_frame, zeros_between, LogFile, LogFs};
+use crate::io::{read_full_at, zeros_between, LogFile, LogFs};
 use crate::segment::{
     create_segment, decode_header, list_segments, CursorItem, SegmentCursor, SegmentInfo,
     SEGMENT_HEADER_LEN,
@@ -84,32 +84,18 @@ fn io_err(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
     move |e| Error::io(ctx, e)
 }
 
-/// Decide whether a bad frame at `offset` in a file of `file_len` bytes is a
-/// torn write. Returns the reason text and the verdict.
-fn classify(
-    file: &mut dyn LogFile,
-    path: &Path,
-    offset: u64,
-    file_len: u64,
-    decoded: &Decoded,
-) -> Result<(String, bool)> {
+/// Whether a bad frame can be the end of an unsynced write (it can, unless
+/// its checksum holds over impossible contents), with the reason text.
+fn classify(decoded: &Decoded) -> (String, bool) {
     match decoded {
-        Decoded::Incomplete => Ok(("incomplete frame at end of segment".into(), true)),
+        Decoded::Incomplete => ("incomplete frame at end of segment".into(), true),
         Decoded::Invalid {
             kind: InvalidKind::Structure,
             reason,
             ..
-        } => Ok((reason.clone(), false)),
-        Decoded::Invalid {
-            declared_end,
-            reason,
-            ..
-        } => {
-            let end = offset.saturating_add(*declared_end);
-            let torn = torn_frame(file, end, file_len).map_err(io_err("reading segment", path))?;
-            Ok((reason.clone(), torn))
-        }
-        Decoded::Complete { .. } => Ok(("unexpected complete frame".into(), false)),
+        } => (reason.clone(), false),
+        Decoded::Invalid { reason, .. } => (reason.clone(), true),
+        Decoded::Complete { .. } => ("unexpected complete frame".into(), false),
     }
 }
 
@@ -215,8 +201,7 @@ pub(crate) fn recover(fs: &dyn LogFs, dir: &Path) -> Result<Recovered> {
                     let reason = if zeros_ahead {
                         String::new()
                     } else {
-                        let (reason, torn) =
-                            classify(cursor.file_mut(), &path, offset, file_len, &decoded)?;
+                        let (reason, torn) = classify(&decoded);
                         if !is_last || !torn {
                             return Err(Error::corruption(&path, offset, reason));
                         }

@@ -43,7 +43,7 @@
 //! back to its last frame before the next one is created, and so is the
 //! active one at a clean close; after a crash, recovery takes a tail of
 //! zeros after the last frame for what it is (see [`crate::recovery`] and
-//! [`eddy_model::io::torn_frame`]).
+//! the rule in [`eddy_model::io`]'s `tail` module).
 
 use crate::error::{Error, Result};
 use crate::frame::encode_into;

@@ -13,20 +13,20 @@
 //! recovery where numbering continues.
 //!
 //! Recovery on open (the change log's discipline): only the **last**
-//! segment may have a torn tail, recognised when the first bad frame is
-//! incomplete, or fails its checksum / has an impossible length and either
-//! claims to end at or beyond EOF or is followed only by zero bytes after
-//! its claimed end (the change log's rule, [`eddy_model::io::torn_frame`],
-//! written once for both: the writer fills zeros ahead, and a write cut
-//! short leaves the start of a frame followed by them). A torn
-//! tail is truncated and fsynced; a last segment whose header is torn is
-//! removed. Anything else (damage in a non-last segment, a bad frame
-//! followed by data, a `seqIx` gap, a bad header) is [`Error::Corruption`]
-//! naming file and offset, and nothing is modified.
+//! segment may have a torn tail, and in it the first frame that does not
+//! decode (incomplete, a failed checksum, an impossible length) ends the
+//! shard: point-in-time recovery, the rule both logs share (the `tail`
+//! module of [`eddy_model::io`]). A power cut may leave any mix of the pages
+//! written since the last fsync, so frames that decode can follow a bad
+//! one; none of them was acknowledged (an append returns after its fsync).
+//! A torn tail is truncated and fsynced; a last segment whose header is
+//! torn is removed. Anything else (damage in a non-last segment, a
+//! checksum-valid but malformed frame, a `seqIx` gap, a bad header) is
+//! [`Error::Corruption`] naming file and offset, and nothing is modified.
 
 use crate::error::{io_ctx, Error, Result};
 use crate::frame::{decode_body, decode_header, Invalid, StoredRecord, FRAME_HEADER_LEN};
-use eddy_model::io::{read_full_at, torn_frame, zeros_between, LogFile, LogFs};
+use eddy_model::io::{read_full_at, zeros_between, LogFile, LogFs};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"EDDYSHRD";
@@ -147,8 +147,8 @@ pub(crate) enum Step {
     Record(StoredRecord, u64),
     /// The file ends inside the frame.
     Incomplete,
-    /// A bad frame; the second field is where it claims to end.
-    Invalid(Invalid, u64),
+    /// A bad frame.
+    Invalid(Invalid),
 }
 
 /// Decode the frame at `pos`, reading no further than `end`.
@@ -165,10 +165,7 @@ pub(crate) fn step(r: &mut ChunkReader, path: &Path, pos: u64, end: u64) -> Resu
     };
     let (len, crc) = match decode_header(&h) {
         Ok(x) => x,
-        Err(k) => {
-            let claimed = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as u64;
-            return Ok(Step::Invalid(k, pos + FRAME_HEADER_LEN as u64 + claimed));
-        }
+        Err(k) => return Ok(Step::Invalid(k)),
     };
     let total = (FRAME_HEADER_LEN + len) as u64;
     if avail < total {
@@ -182,7 +179,7 @@ pub(crate) fn step(r: &mut ChunkReader, path: &Path, pos: u64, end: u64) -> Resu
     }
     Ok(match decode_body(&h, crc, body) {
         Ok(rec) => Step::Record(rec, total),
-        Err(k) => Step::Invalid(k, pos + total),
+        Err(k) => Step::Invalid(k),
     })
 }
 
@@ -295,12 +292,8 @@ pub(crate) fn scan_segment(
                 continue;
             }
             Step::Incomplete => is_last,
-            Step::Invalid(Invalid::Structure, _) => false,
-            Step::Invalid(_, claimed_end) => {
-                is_last
-                    && torn_frame(r.file_mut(), claimed_end.max(pos), file_len)
-                        .map_err(io_ctx("reading", path))?
-            }
+            Step::Invalid(Invalid::Structure) => false,
+            Step::Invalid(_) => is_last,
         };
         if !torn {
             return Err(corrupt(path, pos, "invalid record frame"));

@@ -51,7 +51,7 @@
 //! eddy-torture --cycles N [--seed S] [--data DIR] [--threads 4]
 //!              [--min-ms 50 --max-ms 1500] [--full-check-every 500] [--quiet]
 //!              [--reshard-min-ms 200 --reshard-max-ms 500]
-//!              [--work-around-sled] [--power-cut] [--unpinned 0.25]
+//!              [--work-around-sled] [--power-cut [--strict-cuts]] [--unpinned 0.25]
 //! ```
 
 mod campaign;
@@ -131,6 +131,11 @@ struct Cli {
     /// fails).
     #[arg(long)]
     power_cut: bool,
+    /// With `--power-cut`: every cut strict (drops every unsynced byte);
+    /// by default half the cuts keep a random half of the unsynced pages
+    /// and half of those also tear one page.
+    #[arg(long)]
+    strict_cuts: bool,
     /// The share of cycles whose child does not pin the change log.
     #[arg(long, default_value_t = 0.25)]
     unpinned: f64,
@@ -157,7 +162,7 @@ fn main() -> ExitCode {
             .map_or(0, |d| d.as_nanos() as u64)
     });
     let power = if cli.power_cut {
-        match power::PowerCuts::mount(seed) {
+        match power::PowerCuts::mount(seed, cli.strict_cuts) {
             Ok(power) => Some(power),
             Err(e) => {
                 eprintln!("eddy-torture: {e}");

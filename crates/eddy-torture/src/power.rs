@@ -70,13 +70,16 @@ pub struct PowerCuts {
     /// Keeps the mount point's directory while mounted.
     _mountpoint: tempfile::TempDir,
     rng: StdRng,
+    /// Only strict cuts (`--strict-cuts`).
+    strict_only: bool,
     /// What the cuts dropped so far.
     pub totals: CutTotals,
 }
 
 impl PowerCuts {
-    /// Mounts an empty power-cut file system on a new temporary directory.
-    pub fn mount(seed: u64) -> Result<PowerCuts> {
+    /// Mounts an empty power-cut file system on a new temporary directory;
+    /// `strict_only` makes every cut strict.
+    pub fn mount(seed: u64, strict_only: bool) -> Result<PowerCuts> {
         let mountpoint = tempfile::Builder::new()
             .prefix("eddy-torture-mnt-")
             .tempdir()
@@ -92,6 +95,7 @@ impl PowerCuts {
             fs,
             _mountpoint: mountpoint,
             rng: StdRng::seed_from_u64(seed ^ 0x9_0A7E_C0DE),
+            strict_only,
             totals: CutTotals::default(),
         })
     }
@@ -105,6 +109,7 @@ impl PowerCuts {
     /// and remounts. Returns the kind of cut and what it dropped.
     pub fn cut(&mut self) -> Result<(CutKind, CutReport)> {
         let kind = match self.rng.gen_range(0..4) {
+            _ if self.strict_only => CutKind::Strict,
             0 | 1 => CutKind::Strict,
             2 => CutKind::Partial,
             _ => CutKind::Torn,

@@ -12,9 +12,9 @@
 //! fault-injecting or instrumented implementation is easy to write.
 //!
 //! On top of it sits what both logs do with the end of their active file
-//! ([`ZeroAheadFile`]) and the one rule by which both tell a write cut short
-//! from corruption ([`torn_frame`]): written once, so that the writer and
-//! every reader of those files agree.
+//! ([`ZeroAheadFile`]) and the rule by which both decide where a log ends
+//! after a crash or a power cut (the `tail` module's docs): written once,
+//! so that the writer and every reader of those files agree.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
@@ -210,4 +210,4 @@ pub fn read_full_at(file: &mut dyn LogFile, offset: u64, buf: &mut [u8]) -> io::
 pub mod fault;
 mod tail;
 
-pub use tail::{torn_frame, zeros_between, ZeroAheadFile, ZERO_AHEAD_BYTES};
+pub use tail::{zeros_between, ZeroAheadFile, ZERO_AHEAD_BYTES};

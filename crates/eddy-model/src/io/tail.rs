@@ -1,5 +1,5 @@
-//! The end of a log file: the zeros written ahead of it, and how a reader
-//! tells a write cut short from corruption.
+//! The end of a log file: the zeros written ahead of it, and where a reader
+//! that opens the log decides it ends.
 //!
 //! An `fdatasync` after an append must also make the file's new size
 //! durable (a journal commit on ext4, an inode write without a journal),
@@ -9,22 +9,38 @@
 //! into that space ([`ZeroAheadFile`]); only the fsync after each fill
 //! changes the file's size.
 //!
-//! That changes what a crash leaves behind, and so what the readers that
-//! open a log must accept:
+//! What a crash leaves at the end of the newest file, and so what the
+//! readers that open a log must accept:
 //!
-//! * the newest file runs on past its last frame with zeros, which are cut
-//!   off at open and are not a torn write;
-//! * a write cut short (a SIGKILL stops a write at a page boundary, and
-//!   pages reach the disk in any order) leaves the start of a frame
-//!   followed by zeros, so a frame that does not decode is a torn write
-//!   when nothing but zeros follows *its claimed end*, not its start
-//!   ([`torn_frame`]). Zeros counted from the frame's start would call that
-//!   corruption: a crash campaign found exactly this in the stream's reader
-//!   while the change log's had it right, which is why the rule lives here
-//!   once.
+//! * zeros after the last frame: the space filled ahead. They are cut off
+//!   at open and are not a torn write ([`zeros_between`]).
+//! * after a process crash, a write cut short: a SIGKILL stops a write at a
+//!   page boundary, leaving the start of a frame followed by zeros.
+//! * after a power cut, any mix of the bytes written since the last fsync:
+//!   the disk wrote back some of those pages and not others, in any order,
+//!   and may have torn one at a sector boundary. A frame that does not
+//!   decode can then be followed by frames that do (a later page that
+//!   reached the disk while an earlier one did not). The power-cut
+//!   campaign (`eddy-torture --power-cut`) found exactly this: the stream's
+//!   reader called it corruption and the database did not reopen.
 //!
-//! A file that is sealed (its log has moved on to a newer one) is cut back
-//! to its last frame first ([`ZeroAheadFile::cut_zeros`]), so zeros can only
+//! None of those bytes was ever acknowledged: a frame is acknowledged only
+//! after an fsync that covered it and everything before it. So the rule
+//! both logs follow is point-in-time recovery, as PostgreSQL's and SQLite's
+//! write-ahead logs and RocksDB's default WAL recovery mode do: **in the
+//! newest file, the first frame that does not decode ends the log**, and it
+//! and everything after it are cut off (and fsynced), and reported as a
+//! torn tail with the number of bytes discarded. What this gives up: a
+//! frame damaged on disk in the newest file after it was acknowledged is
+//! indistinguishable from an unsynced write, and is cut with what follows
+//! it. Two guards remain: a frame whose checksum holds but whose contents
+//! are impossible is corruption wherever it is, and the database refuses
+//! to open when the change log ends before the store's checkpoint (it then
+//! lost changes the store had applied).
+//!
+//! A file that is sealed (its log has moved on to a newer one) was cut back
+//! to its last frame and fsynced first ([`ZeroAheadFile::cut_zeros`]), so
+//! in it any frame that does not decode is corruption, and zeros can only
 //! ever follow the last frame of the newest file.
 
 use super::{read_full_at, LogFile};
@@ -165,18 +181,6 @@ impl ZeroAheadFile {
     }
 }
 
-/// Whether a frame that does not decode (its checksum fails, or the file
-/// ends inside it) is a write cut short rather than corruption: true if it
-/// claims to end at or past the end of the file (`file_len`), or if
-/// nothing but zeros follows its claimed end. See the module docs.
-///
-/// Only the newest file of a log may hold a torn frame, and a frame whose
-/// structure is impossible (a bad magic, a length no writer makes) is
-/// corruption whatever follows it: both are the caller's to decide first.
-pub fn torn_frame(file: &mut dyn LogFile, claimed_end: u64, file_len: u64) -> io::Result<bool> {
-    Ok(claimed_end >= file_len || zeros_between(file, claimed_end, file_len)?)
-}
-
 /// Whether every byte of `file` in `[from, to)` is zero (bytes past the end
 /// of the file count as zeros).
 pub fn zeros_between(file: &mut dyn LogFile, from: u64, to: u64) -> io::Result<bool> {
@@ -279,23 +283,16 @@ mod tests {
     }
 
     #[test]
-    fn a_frame_is_torn_only_if_zeros_follow_its_claimed_end() {
+    fn zeros_between_reads_past_the_end_as_zeros() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let mut file = new_file(&dir, &StdFs);
-        // A frame's first bytes, cut short at 4, then zeros to 64.
         let mut bytes = vec![0u8; 64];
         bytes[..4].copy_from_slice(b"FRAM");
         file.write_all(&bytes).unwrap_or_else(|e| panic!("{e}"));
-        // Claimed to end at 16: zeros from 16 on, a torn write.
-        assert!(torn_frame(file.as_mut(), 16, 64).unwrap_or_else(|e| panic!("{e}")));
-        // Claimed to end past the file: cut short by the end of the file.
-        assert!(torn_frame(file.as_mut(), 100, 64).unwrap_or_else(|e| panic!("{e}")));
-        // Data after the claimed end: something was written after it, so
-        // this frame was complete once: corruption.
         file.write_all_at(b"x", 40)
             .unwrap_or_else(|e| panic!("{e}"));
-        assert!(!torn_frame(file.as_mut(), 16, 64).unwrap_or_else(|e| panic!("{e}")));
         assert!(zeros_between(file.as_mut(), 4, 40).unwrap_or_else(|e| panic!("{e}")));
+        assert!(!zeros_between(file.as_mut(), 4, 41).unwrap_or_else(|e| panic!("{e}")));
         assert!(!zeros_between(file.as_mut(), 0, 4).unwrap_or_else(|e| panic!("{e}")));
         // Past the end of the file counts as zeros.
         assert!(zeros_between(file.as_mut(), 41, 10_000).unwrap_or_else(|e| panic!("{e}")));
