@@ -18,24 +18,27 @@
 //! proves nothing about them. The first failure is kept and every later
 //! call fails with it, until the store is reopened.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use eddy_model::io::LogFs;
 use parking_lot::Mutex;
 
 use crate::error::{Error, Result};
 
 /// The store directory's syncing, and the first failure, which sticks.
-#[derive(Debug)]
 pub(crate) struct Durability {
     dir: PathBuf,
+    /// The file layer the fsyncs go through (sled reads and writes itself).
+    fs: Arc<dyn LogFs>,
     failed: Mutex<Option<(PathBuf, std::io::ErrorKind, String)>>,
 }
 
 impl Durability {
-    pub(crate) fn new(dir: &Path) -> Durability {
+    pub(crate) fn new(dir: &Path, fs: Arc<dyn LogFs>) -> Durability {
         Durability {
             dir: dir.to_path_buf(),
+            fs,
             failed: Mutex::new(None),
         }
     }
@@ -50,7 +53,7 @@ impl Durability {
             });
         }
         db.flush()?;
-        if let Err((path, source)) = sync_tree(&self.dir) {
+        if let Err((path, source)) = sync_tree(&*self.fs, &self.dir) {
             *failed = Some((path.clone(), source.kind(), source.to_string()));
             return Err(Error::Sync { path, source });
         }
@@ -59,25 +62,28 @@ impl Durability {
 }
 
 /// Fsyncs every file under `dir`, then each directory after its entries.
-fn sync_tree(dir: &Path) -> std::result::Result<(), (PathBuf, std::io::Error)> {
+fn sync_tree(fs: &dyn LogFs, dir: &Path) -> std::result::Result<(), (PathBuf, std::io::Error)> {
     let at = |path: &Path| {
         let path = path.to_path_buf();
         move |e| (path, e)
     };
-    for entry in std::fs::read_dir(dir).map_err(at(dir))? {
-        let entry = entry.map_err(at(dir))?;
-        let path = entry.path();
-        let kind = entry.file_type().map_err(at(&path))?;
+    for path in fs.list_dir(dir).map_err(at(dir))? {
+        let kind = match std::fs::symlink_metadata(&path) {
+            Ok(meta) => meta.file_type(),
+            // sled removed it meanwhile (an old snapshot): nothing to keep.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err((path, e)),
+        };
         if kind.is_dir() {
-            sync_tree(&path)?;
+            sync_tree(fs, &path)?;
         } else if kind.is_file() {
-            match File::open(&path) {
-                Ok(file) => file.sync_all().map_err(at(&path))?,
-                // sled removed it meanwhile (an old snapshot): nothing to keep.
+            match fs.open_read(&path) {
+                // fdatasync also makes the size durable where reads need it.
+                Ok(mut file) => file.sync_data().map_err(at(&path))?,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err((path, e)),
             }
         }
     }
-    File::open(dir).and_then(|d| d.sync_all()).map_err(at(dir))
+    fs.sync_dir(dir).map_err(at(dir))
 }

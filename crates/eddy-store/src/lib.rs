@@ -81,24 +81,44 @@ use catalog::Catalog;
 const CHECKPOINT_LSN: &[u8] = b"checkpoint_lsn";
 
 /// Options for [`Store::open`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct StoreOptions {
     /// sled's page cache, in bytes (default 256 MiB).
     pub cache_capacity: u64,
+    /// The file layer the store's fsyncs go through (sled does its own
+    /// reads and writes); tests inject failed fsyncs with it.
+    pub fs: Arc<dyn eddy_model::io::LogFs>,
+}
+
+impl std::fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreOptions")
+            .field("cache_capacity", &self.cache_capacity)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for StoreOptions {
     fn default() -> StoreOptions {
         StoreOptions {
             cache_capacity: 256 << 20,
+            fs: Arc::new(eddy_model::io::StdFs),
         }
     }
 }
 
 impl StoreOptions {
     /// Sets the page cache size in bytes.
+    #[must_use]
     pub fn cache_capacity(mut self, bytes: u64) -> StoreOptions {
         self.cache_capacity = bytes;
+        self
+    }
+
+    /// Sets the file layer the store's fsyncs go through.
+    #[must_use]
+    pub fn fs(mut self, fs: Arc<dyn eddy_model::io::LogFs>) -> StoreOptions {
+        self.fs = fs;
         self
     }
 }
@@ -188,7 +208,7 @@ impl Store {
         Ok(Store {
             inner: Arc::new(Inner {
                 db,
-                durability: durable::Durability::new(dir),
+                durability: durable::Durability::new(dir, options.fs.clone()),
                 catalog,
                 meta,
                 state,

@@ -179,6 +179,10 @@ impl Database {
             &dir.join("store"),
             StoreOptions {
                 cache_capacity: options.cache_capacity,
+                fs: options
+                    .log_fs
+                    .clone()
+                    .unwrap_or_else(|| Arc::new(eddy_model::io::StdFs)),
             },
         )?;
         let mut log_options = LogOptions::new()

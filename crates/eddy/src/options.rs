@@ -132,9 +132,10 @@ impl Options {
         self
     }
 
-    /// The file layer the change log uses, instead of the real file system:
-    /// for tests that inject fsync failures, full disks and short writes
-    /// (see [`eddy_changelog::io::fault::FaultFs`]).
+    /// The file layer the change log uses, and the store's fsyncs go
+    /// through, instead of the real file system: for tests that inject
+    /// fsync failures, full disks and short writes (see
+    /// [`eddy_changelog::io::fault::FaultFs`]).
     pub fn log_fs(mut self, fs: Arc<dyn LogFs>) -> Options {
         self.log_fs = Some(fs);
         self

@@ -335,6 +335,39 @@ fn db_on_fault_fs(
     (db, fs)
 }
 
+/// A failed fsync of the store's files or directories at a checkpoint is
+/// never retried: the checkpoint fails (and cuts no log), the database
+/// stops accepting writes, every later checkpoint fails the same way, and
+/// a reopen finds everything acknowledged.
+#[test]
+fn a_failed_store_fsync_poisons_the_database_and_sticks() {
+    for dir_syncs in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, fs) = db_on_fault_fs(dir.path());
+        let oldest = db.oldest_lsn();
+        if dir_syncs {
+            fs.fail_dir_syncs(true);
+        } else {
+            fs.fail_all_syncs(true);
+        }
+        let err = db.checkpoint().unwrap_err();
+        assert!(matches!(err, Error::Store(_)), "{err}");
+        fs.clear_faults();
+        let err = db
+            .put_item("tbl", key("a", 9), ReturnValues::None)
+            .unwrap_err();
+        assert!(matches!(err, Error::Poisoned(_)), "{err}");
+        assert!(db.checkpoint().is_err(), "a later checkpoint must fail too");
+        assert_eq!(db.oldest_lsn(), oldest, "no log was cut");
+        drop(db);
+        let db = Database::open(dir.path()).unwrap();
+        for i in 0..5 {
+            assert_eq!(db.get_item("tbl", &key("a", i)).unwrap(), Some(key("a", i)));
+        }
+        assert_eq!(db.get_item("tbl", &key("a", 9)).unwrap(), None);
+    }
+}
+
 #[test]
 fn a_failed_fsync_stops_writes_and_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();

@@ -20,6 +20,7 @@ const EIO: i32 = 5;
 struct FaultState {
     fail_next_syncs: AtomicU64,
     fail_all_syncs: AtomicBool,
+    fail_dir_syncs: AtomicBool,
     enospc: AtomicBool,
     fail_set_len: AtomicBool,
     enospc_new_files: AtomicBool,
@@ -60,6 +61,12 @@ impl FaultFs {
         self.state.fail_all_syncs.store(on, Ordering::SeqCst);
     }
 
+    /// Make every directory fsync ([`LogFs::sync_dir`]) fail with `EIO`
+    /// while `on`.
+    pub fn fail_dir_syncs(&self, on: bool) {
+        self.state.fail_dir_syncs.store(on, Ordering::SeqCst);
+    }
+
     /// Make every write fail with `ENOSPC` (raw OS error 28), writing
     /// nothing, while `on`.
     pub fn enospc_on_write(&self, on: bool) {
@@ -88,6 +95,7 @@ impl FaultFs {
     pub fn clear_faults(&self) {
         self.state.fail_next_syncs.store(0, Ordering::SeqCst);
         self.state.fail_all_syncs.store(false, Ordering::SeqCst);
+        self.state.fail_dir_syncs.store(false, Ordering::SeqCst);
         self.state.enospc.store(false, Ordering::SeqCst);
         self.state.fail_set_len.store(false, Ordering::SeqCst);
         self.state.enospc_new_files.store(false, Ordering::SeqCst);
@@ -216,6 +224,9 @@ impl LogFs for FaultFs {
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        if self.state.fail_dir_syncs.load(Ordering::SeqCst) {
+            return Err(io::Error::from_raw_os_error(EIO));
+        }
         self.inner.sync_dir(dir)
     }
 
