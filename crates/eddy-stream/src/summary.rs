@@ -187,8 +187,13 @@ pub(crate) fn load(fs: &dyn LogFs, path: &Path, first: u64, shard_index: u32) ->
     decode(&bytes, path, first, shard_index, file_len)
 }
 
-/// Save the summary of a sealed segment. Best effort: a summary that is not
-/// written only means the segment is scanned again at the next open.
+/// Save the summary of a sealed segment, durably: its data is fsynced
+/// before the rename and the directory after it, so that a power cut does
+/// not leave every sealed segment to be scanned again (the power-cut
+/// campaign saw reopen times grow with each cut while summaries were not
+/// synced). Best effort otherwise: a summary that is not written only
+/// means the segment is scanned again at the next open, and a torn one
+/// fails its crc32.
 pub(crate) fn store(fs: &dyn LogFs, s: &Scanned, shard_index: u32) {
     let path = summary_path(&s.path);
     let tmp = s.path.with_extension("sum.tmp");
@@ -200,8 +205,13 @@ pub(crate) fn store(fs: &dyn LogFs, s: &Scanned, shard_index: u32) {
         }
         let mut f = fs.create_new(&tmp)?;
         f.write_all(&encode(s, shard_index))?;
+        f.sync_data()?;
         drop(f);
-        fs.rename(&tmp, &path)
+        fs.rename(&tmp, &path)?;
+        match path.parent() {
+            Some(dir) => fs.sync_dir(dir),
+            None => Ok(()),
+        }
     })();
     if let Err(e) = result {
         tracing::debug!(path = %path.display(), error = %e, "segment summary not saved; the segment will be rescanned at the next open");
