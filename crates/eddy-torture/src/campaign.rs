@@ -253,7 +253,7 @@ impl Campaign {
         } else {
             self.rng.gen_range(min..=max)
         };
-        let pinned = !self.rng.gen_bool(self.settings.unpinned.clamp(0.0, 1.0));
+        let pinned = !self.rng.gen_bool(self.settings.unpinned);
         self.totals.unpinned += u64::from(!pinned);
         let mut child = self.spawn(cycle, seed, pinned)?;
         let spawned = Instant::now();

@@ -156,6 +156,13 @@ fn main() -> ExitCode {
     if let Some(Sub::Child(args)) = &cli.command {
         child::run(args);
     }
+    if !(0.0..=1.0).contains(&cli.unpinned) {
+        eprintln!(
+            "eddy-torture: --unpinned takes a share from 0 to 1, not {}",
+            cli.unpinned
+        );
+        return ExitCode::FAILURE;
+    }
     let seed = cli.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

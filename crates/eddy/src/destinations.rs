@@ -341,16 +341,21 @@ mod tests {
     use eddy_stream::CreateStream;
     use std::time::Duration;
 
-    #[test]
-    fn published_lsn_follows_the_change_log() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Database::open(dir.path()).unwrap();
+    /// Creates table `items` and stream `s`; returns the stream's ARN.
+    fn table_and_stream(db: &Database) -> String {
         db.create_table("items", KeySchema::new("id", KeyType::S))
             .unwrap();
         db.streams()
             .create_stream("s", CreateStream::default())
             .unwrap();
-        let arn = db.streams().stream_arn("s").unwrap();
+        db.streams().stream_arn("s").unwrap()
+    }
+
+    #[test]
+    fn published_lsn_follows_the_change_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path()).unwrap();
+        let arn = table_and_stream(&db);
         assert_eq!(db.streaming_published_lsn("items", &arn).unwrap(), None);
         db.put_item("items", Item::new().with("id", "a"), ReturnValues::None)
             .unwrap();
@@ -384,12 +389,7 @@ mod tests {
                 .checkpoint_interval(None)
         };
         let db = Database::open_with(dir.path(), options()).unwrap();
-        db.create_table("items", KeySchema::new("id", KeyType::S))
-            .unwrap();
-        db.streams()
-            .create_stream("s", CreateStream::default())
-            .unwrap();
-        let arn = db.streams().stream_arn("s").unwrap();
+        let arn = table_and_stream(&db);
         db.enable_kinesis_streaming_destination("items", &arn, None)
             .unwrap();
         for i in 0..300 {
