@@ -73,6 +73,7 @@
 mod cut;
 mod fuse;
 mod mount;
+mod namespace;
 mod state;
 
 #[cfg(test)]

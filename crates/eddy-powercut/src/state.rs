@@ -8,10 +8,10 @@
 //! makes it unit-testable everywhere, without `/dev/fuse`.
 //!
 //! Cost: a write is O(bytes written), an fsync is O(dirty pages + growth since
-//! the last fsync), an fsyncdir is O(entries of that directory + inodes) (it
-//! also frees inodes that nothing names any more).
+//! the last fsync), an fsyncdir is O(entries of that directory), plus now and
+//! then a collection of the inodes nothing names any more (`namespace.rs`).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 use std::time::SystemTime;
@@ -222,7 +222,7 @@ pub(crate) struct State {
     pub(crate) inodes: HashMap<Ino, Inode>,
     /// Inodes that lost a current name since the last collection, or that
     /// it kept without a current name (still durably named, or open).
-    unnamed: usize,
+    pub(crate) unnamed: usize,
     next_ino: Ino,
     pub(crate) handles: HashMap<u64, Handle>,
     next_fh: u64,
@@ -547,91 +547,5 @@ impl State {
         let inode = self.inode_mut(handle.ino)?;
         inode.handles = inode.handles.saturating_sub(1);
         Ok(())
-    }
-
-    /// Walks a view of the namespace from the root.
-    pub(crate) fn walk(&self, view: View) -> Walk {
-        let mut walk = Walk::default();
-        let mut seen_dirs = HashSet::from([ROOT]);
-        let mut stack = vec![(ROOT, PathBuf::new())];
-        while let Some((dir_ino, path)) = stack.pop() {
-            let Ok(dir) = self.dir(dir_ino) else { continue };
-            let entries = match view {
-                View::Current => &dir.current,
-                View::Durable => &dir.durable,
-            };
-            let mut subdirs = Vec::new();
-            for (name, &ino) in entries {
-                let Some(inode) = self.inodes.get(&ino) else {
-                    continue;
-                };
-                let child = path.join(name);
-                if inode.kind() == Kind::Dir {
-                    if !seen_dirs.insert(ino) {
-                        walk.dup_dirs.push((dir_ino, name.clone()));
-                        continue;
-                    }
-                    subdirs.push((ino, child.clone()));
-                }
-                walk.entries.push((child, ino, inode.kind()));
-            }
-            stack.extend(subdirs.into_iter().rev());
-        }
-        walk
-    }
-
-    /// A current path of `ino`, for error messages.
-    pub(crate) fn path_of(&self, ino: Ino) -> Option<PathBuf> {
-        if ino == ROOT {
-            return Some(PathBuf::from("."));
-        }
-        let walk = self.walk(View::Current);
-        walk.entries.into_iter().find(|e| e.1 == ino).map(|e| e.0)
-    }
-
-    /// Collects unreachable inodes when enough of them may have piled up:
-    /// a collection walks every inode, so running it at every unlink and
-    /// every directory fsync made a long campaign (thousands of files)
-    /// slower with each cycle. Amortised, each removal pays for a sixteenth
-    /// of a walk, and unreachable inodes are at most a sixteenth of all.
-    fn maybe_gc(&mut self) {
-        if self.unnamed > 0 && self.unnamed * 16 >= self.inodes.len() {
-            self.gc();
-        }
-    }
-
-    /// Frees the inodes that neither view names and no handle holds.
-    pub(crate) fn gc(&mut self) {
-        let mut named: HashSet<Ino> = HashSet::from([ROOT]);
-        let mut stack = vec![ROOT];
-        while let Some(ino) = stack.pop() {
-            if let Some(Inode {
-                node: Node::Dir(d), ..
-            }) = self.inodes.get(&ino)
-            {
-                for &child in d.current.values() {
-                    if named.insert(child) {
-                        stack.push(child);
-                    }
-                }
-            }
-        }
-        let mut live = named.clone();
-        live.extend(self.handles.values().map(|h| h.ino));
-        let mut stack: Vec<Ino> = live.iter().copied().collect();
-        while let Some(ino) = stack.pop() {
-            if let Some(Inode {
-                node: Node::Dir(d), ..
-            }) = self.inodes.get(&ino)
-            {
-                for &child in d.current.values().chain(d.durable.values()) {
-                    if live.insert(child) {
-                        stack.push(child);
-                    }
-                }
-            }
-        }
-        self.inodes.retain(|ino, _| live.contains(ino));
-        self.unnamed = live.len() - named.len();
     }
 }
