@@ -72,6 +72,16 @@ pub fn run(args: CheckArgs) -> CliResult {
     if let Some(torn) = &recovery.torn_tail {
         println!("note: a torn (never acknowledged) tail was cut off the change log: {torn}");
     }
+    for torn in &recovery.stream_torn_tails {
+        println!(
+            "note: a torn tail was cut off stream {} {}: {} bytes from offset {} of {} (the unsynced end of a write a crash or power cut left, or damage there)",
+            torn.stream,
+            torn.shard_id,
+            torn.discarded_bytes,
+            torn.offset,
+            torn.segment.display()
+        );
+    }
     let (fold, first_change_micros) = check_log(&db, &mut report)?;
     check_tables(&db, &fold, first_change_micros, &mut report)?;
     check_streams(&db, &mut report)?;

@@ -463,10 +463,9 @@ fn reading_commands_need_an_existing_database() {
     assert!(fails(&d, &["frobnicate"]).contains("frobnicate"));
 }
 
-#[test]
-fn check_reports_a_damaged_stream() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+/// Creates table `orders` with a destination into stream `s1` (one shard),
+/// puts five items, and returns the shard's segment.
+fn database_with_a_stream(d: &Path) -> std::path::PathBuf {
     ok(d, &["table", "create", "orders", "--pk", "id:S"]);
     ok(d, &["stream", "create", "s1", "--shards", "1"]);
     ok(d, &["destination", "enable", "orders", "s1"]);
@@ -482,14 +481,20 @@ fn check_reports_a_damaged_stream() {
         );
     }
     assert!(ok(d, &["check"]).contains("5 records read"));
-    // Flip a byte in the middle of the shard's segment.
-    let segment = walk(&d.join("streams"))
+    walk(&d.join("streams"))
         .into_iter()
         .find(|p| p.extension().is_some_and(|e| e == "seg"))
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn check_reports_a_damaged_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let segment = database_with_a_stream(d);
+    // Damage the segment's header: corruption wherever the segment is.
     let mut bytes = std::fs::read(&segment).unwrap();
-    let middle = bytes.len() / 2;
-    bytes[middle] ^= 0xff;
+    bytes[10] ^= 0xff;
     std::fs::write(&segment, bytes).unwrap();
     let out = eddy(d, &["check"]);
     assert!(
@@ -502,6 +507,25 @@ fn check_reports_a_damaged_stream() {
         stderr.lines().last().unwrap().starts_with("eddy: "),
         "{stderr}"
     );
+}
+
+/// A frame that does not decode in the shard's newest segment ends the
+/// shard there (what a power cut leaves looks the same): the open cuts it
+/// and what follows, and `check` says so.
+#[test]
+fn check_notes_a_stream_tail_cut_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let segment = database_with_a_stream(d);
+    let mut bytes = std::fs::read(&segment).unwrap();
+    bytes[28 + 40] ^= 0xff; // the first record's body (after the 28-byte header)
+    std::fs::write(&segment, bytes).unwrap();
+    let out = ok(d, &["check"]);
+    assert!(
+        out.contains("note: a torn tail was cut off stream s1 shardId-000000000000"),
+        "{out}"
+    );
+    assert!(out.contains("0 records read"), "{out}");
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {

@@ -131,7 +131,7 @@ pub use seqnum::{SequenceNumber, SequenceNumberError};
 pub use types::{
     shard_id, AppendNotice, Appended, ChildShard, CreateStream, GetRecordsOutput, IteratorType,
     PutRecord, PutRecordOutput, PutRecordsOutput, PutRecordsResultEntry, Record, Shard, ShardTip,
-    StreamDescription, StreamMode, StreamStatus, UpdateShardCountOutput, Visibility,
+    StreamDescription, StreamMode, StreamStatus, TornTail, UpdateShardCountOutput, Visibility,
 };
 
 use crate::error::io_ctx;
@@ -169,6 +169,8 @@ pub(crate) struct Inner {
     pub subscribers: Mutex<HashMap<String, Vec<Sender<AppendNotice>>>>,
     /// Live `SubscribeToShard` subscriptions.
     pub fanout: fanout::Registry,
+    /// What the open cut off the shards' newest segments.
+    pub torn_tails: Vec<TornTail>,
     _stop_trimmer: Option<Sender<()>>,
 }
 
@@ -225,6 +227,7 @@ impl Streams {
             }
         };
         let mut logs = HashMap::new();
+        let mut torn_tails = Vec::new();
         for s in meta.streams.values() {
             for sh in &s.shards {
                 let log = ShardLog::open(
@@ -235,6 +238,15 @@ impl Streams {
                     options.segment_size,
                     !sh.is_open(),
                 )?;
+                if let Some((segment, offset, discarded_bytes)) = log.cut_at_open() {
+                    torn_tails.push(TornTail {
+                        stream: s.name.clone(),
+                        shard_id: shard_id(sh.index),
+                        segment,
+                        offset,
+                        discarded_bytes,
+                    });
+                }
                 logs.insert((s.name.clone(), sh.index), Arc::new(log));
             }
         }
@@ -253,6 +265,7 @@ impl Streams {
             state: RwLock::new(State { meta, logs }),
             subscribers: Mutex::new(HashMap::new()),
             fanout: fanout::Registry::default(),
+            torn_tails,
             _stop_trimmer: stop_tx,
         });
         if let (Some(rx), Some(every)) = (stop_rx, inner.opts.trim_interval) {
@@ -268,6 +281,13 @@ impl Streams {
     /// The database directory.
     pub fn dir(&self) -> &Path {
         &self.inner.dir
+    }
+
+    /// The torn tails the open cut off the newest segment of shards: what
+    /// a crash or a power cut left of appends never fsynced (or damage in
+    /// that segment, which looks the same; see the crate docs).
+    pub fn torn_tails(&self) -> &[TornTail] {
+        &self.inner.torn_tails
     }
 
     pub(crate) fn now(&self) -> u64 {

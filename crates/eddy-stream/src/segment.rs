@@ -195,6 +195,9 @@ pub(crate) struct Scanned {
     pub oldest_millis: Option<u64>,
     pub newest_millis: Option<u64>,
     pub index: Vec<IndexEntry>,
+    /// The torn tail the open-time scan cut off: where, and how many bytes
+    /// (not the zeros filled ahead, which are cut silently).
+    pub cut: Option<(u64, u64)>,
 }
 
 impl Scanned {
@@ -208,6 +211,7 @@ impl Scanned {
             oldest_millis: None,
             newest_millis: None,
             index: Vec::new(),
+            cut: None,
         }
     }
 }
@@ -303,6 +307,7 @@ pub(crate) fn scan_segment(
             tracing::debug!(path = %path.display(), offset = pos, bytes = file_len - pos, "cutting the zeros after the last record");
         } else {
             tracing::warn!(path = %path.display(), offset = pos, discarded = file_len - pos, "truncating torn tail");
+            s.cut = Some((pos, file_len - pos));
         }
         drop(r);
         let mut f = fs.open_append(path).map_err(io_ctx("opening", path))?;

@@ -168,6 +168,7 @@ pub(crate) fn decode(
         oldest_millis: has(HAS_OLDEST).then_some(oldest),
         newest_millis: has(HAS_NEWEST).then_some(newest),
         index,
+        cut: None,
     })
 }
 
@@ -248,6 +249,7 @@ mod tests {
             oldest_millis: (records > 0).then_some(5),
             newest_millis: (records > 0).then_some(900),
             index,
+            cut: None,
         }
     }
 

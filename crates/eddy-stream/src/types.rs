@@ -341,3 +341,19 @@ pub enum Visibility {
     /// cut back) until the streams are reopened.
     Written,
 }
+
+/// A torn tail the open cut off the newest segment of a shard
+/// ([`Streams::torn_tails`](crate::Streams::torn_tails)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TornTail {
+    /// The stream's name.
+    pub stream: String,
+    /// The shard's id.
+    pub shard_id: String,
+    /// The segment that was cut.
+    pub segment: std::path::PathBuf,
+    /// Where it now ends.
+    pub offset: u64,
+    /// How many bytes were cut off.
+    pub discarded_bytes: u64,
+}

@@ -126,6 +126,13 @@ fn damage_in_a_sealed_segment_is_an_error_and_in_the_last_ends_the_shard() {
     bytes[40] ^= 0xff; // the first frame's body
     std::fs::write(last, &bytes).unwrap();
     let s = Streams::open(dir.path(), clock.options()).unwrap();
+    let torn = s.torn_tails();
+    assert_eq!(torn.len(), 1, "{torn:?}");
+    assert_eq!(
+        (torn[0].stream.as_str(), torn[0].shard_id.as_str()),
+        ("s", SID)
+    );
+    assert_eq!((&torn[0].segment, torn[0].offset), (last, 28));
     let after = read_all_trim_horizon(&s, "s", SID);
     assert_eq!(after.len() as u64, before.len() as u64 - in_last);
     assert_eq!(after[..], before[..after.len()]);

@@ -131,6 +131,8 @@ pub struct RecoveryReport {
     pub replayed_bytes: u64,
     /// The torn tail cut off the log, if there was one.
     pub torn_tail: Option<String>,
+    /// The torn tails cut off the newest segments of stream shards.
+    pub stream_torn_tails: Vec<eddy_stream::TornTail>,
     /// How long opening took.
     pub elapsed: Duration,
 }
@@ -210,6 +212,7 @@ impl Database {
             };
         }
         let streams = eddy_stream::Streams::open(&dir.join("streams"), stream_options)?;
+        recovery.stream_torn_tails = streams.torn_tails().to_vec();
         let destinations = Inner::load_destinations(&store)?;
         let ttl_clock = options.ttl_clock.clone();
         recovery.elapsed = started.elapsed();

@@ -184,6 +184,15 @@ impl ShardLog {
         })
     }
 
+    /// What the open cut off the end of the shard's newest segment: the
+    /// segment, the offset and the bytes discarded.
+    pub fn cut_at_open(&self) -> Option<(PathBuf, u64, u64)> {
+        let view = self.view.read();
+        let last = view.segs.last()?;
+        last.cut
+            .map(|(offset, bytes)| (last.path.clone(), offset, bytes))
+    }
+
     /// One past the last readable `seqIx`.
     pub fn tip(&self) -> u64 {
         self.view.read().next_seq_ix
