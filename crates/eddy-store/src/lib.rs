@@ -194,7 +194,7 @@ impl Inner {
 impl Store {
     /// Opens (or creates) a store in `dir`.
     pub fn open(dir: &Path, options: StoreOptions) -> Result<Store> {
-        eddy_model::io::create_dir_all_durable(dir)?;
+        options.fs.create_dir_all(dir)?;
         let config = sled::Config::new()
             .path(dir)
             .cache_capacity(options.cache_capacity)

@@ -172,7 +172,13 @@ impl Database {
     pub fn open_with(dir: impl AsRef<Path>, options: Options) -> Result<Database> {
         let started = Instant::now();
         let dir = dir.as_ref().to_path_buf();
-        eddy_model::io::create_dir_all_durable(&dir).map_err(|source| Error::Io {
+        // One file layer for the log and the store's fsyncs (tests inject
+        // faults through it); it also creates the directory durably.
+        let fs: Arc<dyn eddy_changelog::io::LogFs> = options
+            .log_fs
+            .clone()
+            .unwrap_or_else(|| Arc::new(eddy_changelog::io::StdFs));
+        fs.create_dir_all(&dir).map_err(|source| Error::Io {
             context: format!("creating data directory {}", dir.display()),
             source,
         })?;
@@ -181,18 +187,13 @@ impl Database {
             &dir.join("store"),
             StoreOptions {
                 cache_capacity: options.cache_capacity,
-                fs: options
-                    .log_fs
-                    .clone()
-                    .unwrap_or_else(|| Arc::new(eddy_model::io::StdFs)),
+                fs: Arc::clone(&fs),
             },
         )?;
-        let mut log_options = LogOptions::new()
+        let log_options = LogOptions::new()
             .durability(options.durability)
-            .segment_size(options.segment_size);
-        if let Some(fs) = &options.log_fs {
-            log_options = log_options.fs(fs.clone());
-        }
+            .segment_size(options.segment_size)
+            .fs(fs);
         let (log, log_report) = ChangeLog::open(&dir.join("log"), log_options)?;
         let mut recovery = RecoveryReport {
             torn_tail: log_report.torn_tail.as_ref().map(|t| format!("{t:?}")),

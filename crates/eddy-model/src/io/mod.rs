@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 /// Directory-level operations the log needs.
 pub trait LogFs: Send + Sync + 'static {
     /// Create `dir` and all missing parents, durably: each new directory's
-    /// name is synced in its parent (see [`create_dir_all_durable`]).
+    /// name is synced in its parent (as [`StdFs`] does).
     fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
     /// List the full paths of the entries directly inside `dir`.
     fn list_dir(&self, dir: &Path) -> io::Result<Vec<PathBuf>>;
@@ -158,8 +158,9 @@ impl LogFs for StdFs {
     }
 }
 
-/// Creates `dir` and its missing parents, and makes every name it creates
-/// durable by fsyncing the parent directory after each `mkdir`.
+/// [`StdFs`]'s `create_dir_all`: creates `dir` and its missing parents, and
+/// makes every name it creates durable by fsyncing the parent directory
+/// after each `mkdir`.
 ///
 /// A new directory's entry lives in its parent, and only an fsync of the
 /// parent makes it survive a power cut: without it, a log segment fsynced
@@ -168,7 +169,7 @@ impl LogFs for StdFs {
 /// # Errors
 ///
 /// The first failed `mkdir` (other than "already exists") or fsync.
-pub fn create_dir_all_durable(dir: &Path) -> io::Result<()> {
+fn create_dir_all_durable(dir: &Path) -> io::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
