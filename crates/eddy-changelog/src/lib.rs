@@ -375,6 +375,24 @@ impl ChangeLog {
         Ok(victims.len())
     }
 
+    /// Bytes of the retained segments that hold any LSN after `lsn` (the
+    /// active segment always counts): how much log a store snapshot at
+    /// `lsn` keeps from being cut.
+    pub fn bytes_after(&self, lsn: u64) -> u64 {
+        let st = self.shared().state.lock();
+        let segments = &st.segments;
+        segments
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| {
+                segments
+                    .get(i + 1)
+                    .is_none_or(|next| next.base.saturating_sub(1) > lsn)
+            })
+            .map(|(_, s)| s.len)
+            .sum()
+    }
+
     /// Sizes and counters.
     pub fn stats(&self) -> LogStats {
         let shared = self.shared();

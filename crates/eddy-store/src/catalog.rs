@@ -157,6 +157,11 @@ impl Catalog {
             .ok_or_else(|| Error::TableNotFound(table.name.clone()))
     }
 
+    /// The next table id to allocate.
+    pub(crate) fn next_id(&self) -> u64 {
+        self.next_id
+    }
+
     pub(crate) fn by_name(&self, name: &str) -> Option<&Entry> {
         self.by_name.get(name).and_then(|id| self.by_id.get(id))
     }

@@ -43,8 +43,15 @@ impl Durability {
         }
     }
 
-    /// Flushes sled, then fsyncs every file and directory of the store.
-    pub(crate) fn make_durable(&self, db: &sled::Db) -> Result<()> {
+    /// Flushes sled, fsyncs every file and directory of the store, then
+    /// runs `then` (the catalog image's rewrite) under the same lock, so
+    /// that what it reads is at least as new as what was just made
+    /// durable. A [`Error::Sync`] from `then` sticks like a failed fsync.
+    pub(crate) fn make_durable(
+        &self,
+        db: &sled::Db,
+        then: impl FnOnce() -> Result<()>,
+    ) -> Result<()> {
         let mut failed = self.failed.lock();
         if let Some((path, kind, message)) = failed.as_ref() {
             return Err(Error::Sync {
@@ -57,7 +64,13 @@ impl Durability {
             *failed = Some((path.clone(), source.kind(), source.to_string()));
             return Err(Error::Sync { path, source });
         }
-        Ok(())
+        match then() {
+            Err(Error::Sync { path, source }) => {
+                *failed = Some((path.clone(), source.kind(), source.to_string()));
+                Err(Error::Sync { path, source })
+            }
+            other => other,
+        }
     }
 }
 

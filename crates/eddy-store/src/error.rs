@@ -53,9 +53,60 @@ pub enum Error {
         /// Why it does not decode.
         reason: String,
     },
+    /// The store's own file (the catalog image or an item snapshot) is
+    /// damaged.
+    #[error("corrupt store file {} at offset {offset}: {reason}", path.display())]
+    CorruptFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Where in it.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Writing an item snapshot failed; the older snapshot still stands.
+    #[error("writing the store snapshot {} failed", path.display())]
+    SnapshotWrite {
+        /// The file or directory the failed call was for.
+        path: std::path::PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The store cannot be rebuilt from its snapshot directory, for the
+    /// reason given; nothing was changed.
+    #[error("the table store cannot be rebuilt: {0}")]
+    CannotRebuild(String),
 }
 
 impl Error {
+    /// Whether this error, met opening the store, means its files are
+    /// damaged (rather than, say, inaccessible): then it should be
+    /// [rebuilt](crate::Store::rebuild).
+    pub fn is_damage(&self) -> bool {
+        match self {
+            Error::Corrupt { .. } => true,
+            Error::Sled(sled::Error::Corruption { .. } | sled::Error::ReportableBug(_)) => true,
+            Error::Sled(sled::Error::Io(e)) => matches!(
+                e.kind(),
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+            ),
+            _ => false,
+        }
+    }
+
+    pub(crate) fn corrupt_file(
+        path: &std::path::Path,
+        offset: u64,
+        reason: impl ToString,
+    ) -> Error {
+        Error::CorruptFile {
+            path: path.to_path_buf(),
+            offset,
+            reason: reason.to_string(),
+        }
+    }
+
     pub(crate) fn corrupt(what: &'static str, key: &[u8], reason: impl ToString) -> Error {
         Error::Corrupt {
             what,

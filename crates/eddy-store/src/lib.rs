@@ -62,9 +62,10 @@ mod index;
 mod index_query;
 mod query;
 mod sled_open;
+mod snapshot;
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use eddy_model::codec::{decode_item, encode_item};
@@ -74,6 +75,7 @@ use parking_lot::{Mutex, RwLock};
 pub use catalog::TableStats;
 pub use error::{Error, Result};
 pub use query::{Page, Query, Scan, SortCondition, MAX_PAGE_BYTES};
+pub use snapshot::{Rebuilt, SnapshotInfo};
 
 use catalog::Catalog;
 
@@ -88,12 +90,17 @@ pub struct StoreOptions {
     /// The file layer the store's fsyncs go through (sled does its own
     /// reads and writes); tests inject failed fsyncs with it.
     pub fs: Arc<dyn eddy_model::io::LogFs>,
+    /// Where the store keeps its own durable copy, the catalog image and
+    /// item snapshots (see [`Store::write_snapshot`] and
+    /// [`Store::rebuild`]); `None` keeps none.
+    pub snapshot_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for StoreOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StoreOptions")
             .field("cache_capacity", &self.cache_capacity)
+            .field("snapshot_dir", &self.snapshot_dir)
             .finish_non_exhaustive()
     }
 }
@@ -103,6 +110,7 @@ impl Default for StoreOptions {
         StoreOptions {
             cache_capacity: 256 << 20,
             fs: Arc::new(eddy_model::io::StdFs),
+            snapshot_dir: None,
         }
     }
 }
@@ -119,6 +127,13 @@ impl StoreOptions {
     #[must_use]
     pub fn fs(mut self, fs: Arc<dyn eddy_model::io::LogFs>) -> StoreOptions {
         self.fs = fs;
+        self
+    }
+
+    /// Keeps the catalog image and item snapshots in `dir`.
+    #[must_use]
+    pub fn snapshot_dir(mut self, dir: impl Into<PathBuf>) -> StoreOptions {
+        self.snapshot_dir = Some(dir.into());
         self
     }
 }
@@ -174,6 +189,12 @@ struct Inner {
     ddl: Mutex<()>,
     /// Serialises checkpoints, so the stored LSN only goes up.
     checkpoint: Mutex<()>,
+    /// Serialises item snapshots.
+    snapshot: Mutex<()>,
+    /// Why the catalog image records more than sled holds, if it does (sled
+    /// lost durable DDL): the image is then kept as it is, for a rebuild.
+    catalog_lost: Option<String>,
+    options: StoreOptions,
 }
 
 impl std::fmt::Debug for Store {
@@ -185,16 +206,47 @@ impl std::fmt::Debug for Store {
 }
 
 impl Inner {
-    /// sled's flush, then fsyncs of its files (see the `durable` module).
+    /// sled's flush, then fsyncs of its files (see the `durable` module),
+    /// then the catalog image's rewrite.
     fn make_durable(&self) -> Result<()> {
-        self.durability.make_durable(&self.db)
+        self.durability
+            .make_durable(&self.db, || self.write_catalog_image())
+    }
+
+    /// Rewrites the catalog image from sled's trees, unless there is no
+    /// snapshot directory or the image knows more than sled does.
+    fn write_catalog_image(&self) -> Result<()> {
+        let Some(dir) = &self.options.snapshot_dir else {
+            return Ok(());
+        };
+        if self.catalog_lost.is_some() {
+            return Ok(());
+        }
+        snapshot::CatalogImage::of(self)?
+            .write(&*self.options.fs, dir)
+            .map_err(|(path, source)| Error::Sync { path, source })
     }
 }
 
 impl Store {
     /// Opens (or creates) a store in `dir`.
+    ///
+    /// With a snapshot directory, the catalog image there is compared with
+    /// sled's catalog: if the image records table ids sled never allocated,
+    /// sled lost durable DDL, [`Store::lost_catalog`] says so and the image
+    /// is left alone (the caller should [`rebuild`](Store::rebuild)). A
+    /// missing or unreadable image is written anew.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Sled`] or [`Error::Corrupt`] if sled's files or the catalog
+    /// in them cannot be read, [`Error::Io`] if the directory cannot be
+    /// created.
     pub fn open(dir: &Path, options: StoreOptions) -> Result<Store> {
         options.fs.create_dir_all(dir)?;
+        if let Some(snapshots) = &options.snapshot_dir {
+            options.fs.create_dir_all(snapshots)?;
+        }
         let config = sled::Config::new()
             .path(dir)
             .cache_capacity(options.cache_capacity)
@@ -204,8 +256,27 @@ impl Store {
         let meta = db.open_tree("meta")?;
         let state = db.open_tree("state")?;
         let tables = Catalog::load(&db, &catalog, &meta)?;
+        let (catalog_lost, image_missing) = match &options.snapshot_dir {
+            None => (None, false),
+            Some(snapshots) => match snapshot::CatalogImage::read(&*options.fs, snapshots) {
+                Ok(Some(image)) if image.next_table_id > tables.next_id() => (
+                    Some(format!(
+                        "the catalog image has allocated table ids below {}, the store's catalog only below {}",
+                        image.next_table_id,
+                        tables.next_id()
+                    )),
+                    false,
+                ),
+                Ok(Some(_)) => (None, false),
+                Ok(None) => (None, true),
+                Err(e) => {
+                    tracing::warn!(error = %e, "unreadable catalog image; writing it anew");
+                    (None, true)
+                }
+            },
+        };
         tracing::debug!(dir = %dir.display(), tables = tables.by_id.len(), "opened store");
-        Ok(Store {
+        let store = Store {
             inner: Arc::new(Inner {
                 db,
                 durability: durable::Durability::new(dir, options.fs.clone()),
@@ -215,8 +286,21 @@ impl Store {
                 tables: RwLock::new(tables),
                 ddl: Mutex::new(()),
                 checkpoint: Mutex::new(()),
+                snapshot: Mutex::new(()),
+                catalog_lost,
+                options,
             }),
-        })
+        };
+        if image_missing {
+            store.inner.make_durable()?;
+        }
+        Ok(store)
+    }
+
+    /// Why sled has lost durable state that the catalog image records, if
+    /// it has (see [`Store::open`]); `None` without a snapshot directory.
+    pub fn lost_catalog(&self) -> Option<&str> {
+        self.inner.catalog_lost.as_deref()
     }
 
     /// Reads one item by its key (exactly the table's key attributes).

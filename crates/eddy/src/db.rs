@@ -6,6 +6,7 @@
 //! <dir>/LOCK     held with an exclusive file lock while a process has it open
 //! <dir>/log/     the write-ahead change log: {first LSN:020}.wal segments
 //! <dir>/store/   the sled database holding tables, destinations and the checkpoint LSN
+//! <dir>/snapshot/ eddy's own copy of the store: the catalog image and the newest item snapshot
 //! <dir>/streams/ Kinesis-style streams: metadata and per-shard segments
 //! ```
 //!
@@ -34,6 +35,7 @@ use crate::destinations::DestinationMap;
 use crate::error::{Error, Result};
 use crate::options::{Options, StreamKey};
 use crate::publisher::StreamingMetrics;
+use crate::snapshots::{Snapshots, StoreRebuild};
 
 /// Number of lock stripes serialising writes to the same item.
 const STRIPES: usize = 4096;
@@ -108,6 +110,7 @@ pub(crate) struct Inner {
     pub(crate) changes: AtomicU64,
     pub(crate) options: Options,
     checkpoint: Mutex<CheckpointState>,
+    pub(crate) snapshots: Snapshots,
     checkpointer: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
     recovery: RecoveryReport,
     _lock: File,
@@ -133,6 +136,9 @@ pub struct RecoveryReport {
     pub torn_tail: Option<String>,
     /// The torn tails cut off the newest segments of stream shards.
     pub stream_torn_tails: Vec<eddy_stream::TornTail>,
+    /// How the table store was rebuilt from its snapshot and the change
+    /// log, if it could not be used as it was.
+    pub store_rebuilt: Option<StoreRebuild>,
     /// How long opening took.
     pub elapsed: Duration,
 }
@@ -183,20 +189,20 @@ impl Database {
             source,
         })?;
         let lock = lock_dir(&dir)?;
-        let store = Store::open(
-            &dir.join("store"),
-            StoreOptions {
-                cache_capacity: options.cache_capacity,
-                fs: Arc::clone(&fs),
-            },
-        )?;
         let log_options = LogOptions::new()
             .durability(options.durability)
             .segment_size(options.segment_size)
-            .fs(fs);
+            .fs(Arc::clone(&fs));
         let (log, log_report) = ChangeLog::open(&dir.join("log"), log_options)?;
+        let store_options = StoreOptions::default()
+            .cache_capacity(options.cache_capacity)
+            .fs(fs)
+            .snapshot_dir(dir.join("snapshot"));
+        let latest_snapshot = Store::latest_snapshot(&store_options)?;
+        let (store, store_rebuilt) = crate::snapshots::open_store(&dir, store_options, &log)?;
         let mut recovery = RecoveryReport {
             torn_tail: log_report.torn_tail.as_ref().map(|t| format!("{t:?}")),
+            store_rebuilt,
             ..RecoveryReport::default()
         };
         crate::replay::replay(&log, &store, &mut recovery)?;
@@ -238,6 +244,7 @@ impl Database {
                 at: Instant::now(),
             }),
             checkpointer: Mutex::new(None),
+            snapshots: Snapshots::new(latest_snapshot),
             options,
             recovery,
             log,
@@ -357,7 +364,7 @@ impl Inner {
         self.poisoned.lock().get_or_insert(reason);
     }
 
-    fn checkpoint(&self) -> Result<Checkpoint> {
+    pub(crate) fn checkpoint(&self) -> Result<Checkpoint> {
         let mut state = self.checkpoint.lock();
         // Every change up to the watermark has been applied to the store:
         // writers release their LSNs only after applying them.
@@ -368,9 +375,12 @@ impl Inner {
         // moves its position in memory before it reaches the store, and a
         // floor read from memory could cut the log past a position that a
         // crash then brings back.
+        // And every change after the newest store snapshot, from which
+        // the store is rebuilt if sled's files are ever lost.
         let keep_after = self
             .stored_publish_floor()?
-            .map_or(lsn, |floor| floor.min(lsn));
+            .map_or(lsn, |floor| floor.min(lsn))
+            .min(self.snapshots.lsn());
         if let Err(e) = self.store.checkpoint(lsn) {
             if matches!(e, eddy_store::Error::Sync { .. }) {
                 // The store's pages may be lost: no checkpoint may ever
@@ -493,6 +503,11 @@ fn start_checkpointer(inner: &Arc<Inner>) {
             if inner.checkpoint_due() {
                 if let Err(e) = inner.checkpoint() {
                     tracing::error!(error = %e, "background checkpoint failed");
+                }
+            }
+            if inner.snapshot_due() {
+                if let Err(e) = inner.snapshot().and_then(|_| inner.checkpoint()) {
+                    tracing::error!(error = %e, "background store snapshot failed");
                 }
             }
             if inner.ttl_sweep_due() {

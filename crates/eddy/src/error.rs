@@ -64,6 +64,17 @@ pub enum Error {
         /// The last LSN in the log.
         log_end: u64,
     },
+    /// The table store was damaged or had lost durable state, and could
+    /// not be rebuilt from its snapshot and the change log; nothing was
+    /// changed.
+    #[error("the table store is damaged ({reason}) and could not be rebuilt")]
+    StoreUnrecoverable {
+        /// What was wrong with the store.
+        reason: String,
+        /// Why the rebuild failed.
+        #[source]
+        source: eddy_store::Error,
+    },
     /// A stored change could not be decoded.
     #[error("corrupt change record at LSN {lsn}: {reason}")]
     CorruptRecord {

@@ -52,6 +52,7 @@ mod options;
 mod publisher;
 mod replay;
 mod requests;
+mod snapshots;
 mod tables;
 mod tags;
 mod transactions;
@@ -73,6 +74,7 @@ pub use requests::{
     DeleteItemRequest, ExpressionAttributes, GetItemRequest, PutItemRequest, QueryOutput,
     QueryRequest, ScanRequest, Select, UpdateItemRequest,
 };
+pub use snapshots::StoreRebuild;
 pub use tables::{IndexDescription, TableDescription, TableList};
 pub use transactions::{
     CancellationReason, TransactGetItem, TransactWriteItem, MAX_TRANSACTION_ITEMS, TOKEN_TTL,
@@ -85,7 +87,7 @@ pub use eddy_model::{
     DestinationStatus, IndexDef, IndexKind, IndexProjection, Item, KeySchema, KeyType, Number,
     Precision, StreamingDestination, TableDef,
 };
-pub use eddy_store::{Page, Query, Scan, SortCondition};
+pub use eddy_store::{Page, Query, Scan, SnapshotInfo, SortCondition};
 
 /// The crates eddy is built from, for what the facade does not re-export.
 pub mod crates {

@@ -23,6 +23,7 @@ pub struct Options {
     pub(crate) cache_capacity: u64,
     pub(crate) segment_size: u64,
     pub(crate) checkpoint_every_bytes: u64,
+    pub(crate) snapshot_every_bytes: u64,
     pub(crate) checkpoint_interval: Option<Duration>,
     pub(crate) log_fs: Option<Arc<dyn LogFs>>,
     pub(crate) region: String,
@@ -46,6 +47,7 @@ impl std::fmt::Debug for Options {
             .field("cache_capacity", &self.cache_capacity)
             .field("segment_size", &self.segment_size)
             .field("checkpoint_every_bytes", &self.checkpoint_every_bytes)
+            .field("snapshot_every_bytes", &self.snapshot_every_bytes)
             .field("checkpoint_interval", &self.checkpoint_interval)
             .field("custom_log_fs", &self.log_fs.is_some())
             .field("ttl_interval", &self.ttl_interval)
@@ -70,6 +72,7 @@ impl Default for Options {
             cache_capacity: 256 << 20,
             segment_size: 64 << 20,
             checkpoint_every_bytes: 64 << 20,
+            snapshot_every_bytes: 256 << 20,
             checkpoint_interval: Some(Duration::from_secs(60)),
             log_fs: None,
             region: "us-east-1".into(),
@@ -122,6 +125,18 @@ impl Options {
     /// written since the last checkpoint. Bounds recovery time.
     pub fn checkpoint_every_bytes(mut self, bytes: u64) -> Options {
         self.checkpoint_every_bytes = bytes.max(1);
+        self
+    }
+
+    /// Write a store snapshot in the background once the change log kept
+    /// since the last one holds this many bytes, or as many as that
+    /// snapshot had, whichever is more (default 256 MiB). The change log is
+    /// kept from the newest snapshot, so that the store can be rebuilt from
+    /// the two if sled's files are ever lost (see
+    /// [`Database::snapshot`](crate::Database::snapshot)); the bound keeps
+    /// the snapshots' writing to at most about one byte per byte of log.
+    pub fn snapshot_every_bytes(mut self, bytes: u64) -> Options {
+        self.snapshot_every_bytes = bytes.max(1);
         self
     }
 
