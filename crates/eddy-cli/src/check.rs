@@ -2,7 +2,8 @@
 //!
 //! 1. Opening the database verifies the change log's frames up to its end
 //!    (cutting only a torn, never-acknowledged tail, which is reported) and
-//!    replays the log into the table store.
+//!    replays the log into the table store (rebuilding the store from its
+//!    snapshot and the log first if it is damaged, which is reported).
 //! 2. Every retained change is read back (each frame's crc checked again
 //!    and each record decoded); LSNs must be contiguous and creation times
 //!    never decrease.
@@ -71,6 +72,18 @@ pub fn run(args: CheckArgs) -> CliResult {
     );
     if let Some(torn) = &recovery.torn_tail {
         println!("note: a torn (never acknowledged) tail was cut off the change log: {torn}");
+    }
+    if let Some(rebuilt) = &recovery.store_rebuilt {
+        println!(
+            "note: the table store was rebuilt from its snapshot (LSN {}, {} items) and the change log, because {}{}",
+            rebuilt.snapshot_lsn,
+            rebuilt.items,
+            rebuilt.reason,
+            rebuilt
+                .damaged_copy
+                .as_ref()
+                .map_or(String::new(), |d| format!("; the damaged store is kept in {}", d.display()))
+        );
     }
     for torn in &recovery.stream_torn_tails {
         println!(

@@ -86,6 +86,10 @@ pub fn run(args: StatsArgs) -> CliResult {
     println!("  last LSN        {}", stats.last_lsn);
     println!("  checkpoint LSN  {}", stats.checkpoint_lsn);
     println!(
+        "  snapshot LSN    {} (the log is kept after it)",
+        stats.snapshot_lsn
+    );
+    println!(
         "  opening         replayed {} changes ({} bytes) in {} ms{}",
         recovery.replayed,
         recovery.replayed_bytes,

@@ -19,6 +19,7 @@ use crate::common::{
     open, CampaignError, Context, Result, ACCOUNTS, APP, INITIAL_BALANCE, MARKER, STREAM,
     STREAM_ARN, TABLE,
 };
+use crate::damage::{self, Damage};
 use crate::power::{self, PowerCuts};
 use crate::sled_bugs;
 use crate::stream_check::StreamTracker;
@@ -52,6 +53,9 @@ pub struct Settings {
     /// The share of cycles whose child does not pin the change log, so
     /// that checkpoints truncate it as far as they would in production.
     pub unpinned: f64,
+    /// The share of cycles that damage the store (or its snapshots) before
+    /// the reopen (see [`crate::damage`]).
+    pub lose_store: f64,
 }
 
 /// Totals over the campaign, for the summary.
@@ -94,6 +98,15 @@ pub struct Totals {
     /// Of those, cycles after which the log no longer held the first change
     /// not yet verified (the fold started again from the oldest retained).
     pub rebased: u64,
+    /// Cycles that damaged the store, by kind ([`Damage::ALL`]'s order).
+    pub damages: [u64; 3],
+    /// Store damages not inflicted because nothing on disk could rebuild
+    /// the store (no snapshot, and a log already cut).
+    pub damages_skipped: u64,
+    /// Reopens that rebuilt the store from its snapshot and the log.
+    pub store_rebuilds: u64,
+    /// Items those rebuilds restored from snapshots.
+    pub items_restored: u64,
 }
 
 /// How long a child may take to open the database.
@@ -321,6 +334,22 @@ impl Campaign {
             let (kind, report) = power.cut()?;
             phase.push_str(&format!("; then a {}", power::describe(kind, &report)));
         }
+        let mut damage = self
+            .rng
+            .gen_bool(self.settings.lose_store)
+            .then(|| Damage::pick(&mut self.rng));
+        if damage.is_some_and(Damage::needs_rebuild) && !damage::rebuildable(&self.settings.data)? {
+            // The snapshot was removed by an earlier cycle and the child
+            // died before its open wrote a new one: losing the store as
+            // well would be a double fault, which nothing survives.
+            self.totals.damages_skipped += 1;
+            damage = None;
+        }
+        if let Some(damage) = damage {
+            damage.inflict(&self.settings.data, &mut self.rng)?;
+            self.totals.damages[damage.index()] += 1;
+            phase.push_str(&format!("; then {}", damage.describe()));
+        }
         let store = self.settings.data.join("store");
         if self.settings.work_around_sled {
             self.totals.torn_sled_snapshots += sled_bugs::remove_torn_snapshots(&store)?;
@@ -331,13 +360,26 @@ impl Campaign {
             Err(e) => {
                 let diagnosis = sled_bugs::torn_snapshot_diagnosis(&store)?;
                 return at.fail(format!(
-                    "the database does not reopen after the child (seed {seed}) was killed {phase}: {e}{diagnosis}"
+                    "the database does not reopen after the child (seed {seed}) was killed {phase}: {}{diagnosis}",
+                    crate::common::error_chain(&e)
                 ));
             }
         };
         let reopen = started.elapsed();
         self.totals.reopens.push(reopen);
         let report = db.recovery_report().clone();
+        match (&report.store_rebuilt, damage) {
+            (Some(rebuilt), _) => {
+                self.totals.store_rebuilds += 1;
+                self.totals.items_restored += rebuilt.items;
+            }
+            (None, Some(damage)) if damage.needs_rebuild() => {
+                return at.fail(format!(
+                    "the child (seed {seed}) was killed {phase}, and the reopen did not rebuild the store"
+                ));
+            }
+            (None, _) => {}
+        }
         check_positions(&db, &at, report.checkpoint_lsn)?;
         // A change of the parent's own, which the destination must publish
         // before the stream check below: a stalled publisher fails it.
@@ -371,12 +413,16 @@ impl Campaign {
         self.totals.cycles += 1;
         if !self.settings.quiet || (cycle + 1).is_multiple_of(100) {
             println!(
-                "cycle {cycle}: killed {phase}, {} acks, {} transfers, {} reshards, {} consumer checkpoints; reopen {:.1} ms (replayed {} changes from LSN {}), log at LSN {}",
+                "cycle {cycle}: killed {phase}, {} acks, {} transfers, {} reshards, {} consumer checkpoints; reopen {:.1} ms ({}replayed {} changes from LSN {}), log at LSN {}",
                 transcript.acks,
                 transcript.transfers,
                 transcript.reshards,
                 transcript.consumer_checkpoints,
                 reopen.as_secs_f64() * 1000.0,
+                report.store_rebuilt.as_ref().map_or(String::new(), |r| format!(
+                    "store rebuilt from the snapshot at LSN {} with {} items, ",
+                    r.snapshot_lsn, r.items
+                )),
                 report.replayed,
                 report.checkpoint_lsn,
                 self.model.last_lsn,

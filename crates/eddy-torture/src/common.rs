@@ -47,6 +47,7 @@ pub fn options() -> Options {
         .durability(Durability::Sync)
         .segment_size(1 << 20)
         .checkpoint_every_bytes(512 << 10)
+        .snapshot_every_bytes(2 << 20)
         .checkpoint_interval(Some(Duration::from_millis(300)))
         .ttl_sweep_interval(None)
         .region(REGION)
@@ -110,6 +111,18 @@ pub enum CampaignError {
         /// The I/O error.
         source: std::io::Error,
     },
+}
+
+/// An error and its sources, on one line.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 /// Shorthand for results of the parent.

@@ -42,6 +42,11 @@
 //! oldest change retained if the log no longer holds the first one not yet
 //! verified.
 //!
+//! A share of the cycles (`--lose-store`) damage the store after the kill:
+//! they remove it, overwrite sled's file, or remove the snapshot directory
+//! (see [`damage`]); the reopen must rebuild the store from eddy's own
+//! snapshot and the change log, and every check above must still hold.
+//!
 //! A failure stops the campaign with a message naming the cycle and the
 //! seed, and exit status 1; the data directory is kept for inspection.
 //! Two bugs of the store's sled dependency fail it too, with a diagnosis;
@@ -52,12 +57,14 @@
 //!              [--min-ms 50 --max-ms 1500] [--full-check-every 500] [--quiet]
 //!              [--reshard-min-ms 200 --reshard-max-ms 500]
 //!              [--work-around-sled] [--power-cut [--strict-cuts]] [--unpinned 0.25]
+//!              [--lose-store 0.1]
 //! ```
 
 mod campaign;
 mod checks;
 mod child;
 mod common;
+mod damage;
 mod power;
 #[cfg(test)]
 mod selftest;
@@ -139,6 +146,11 @@ struct Cli {
     /// The share of cycles whose child does not pin the change log.
     #[arg(long, default_value_t = 0.25)]
     unpinned: f64,
+    /// The share of cycles that, after the kill (and cut), remove the
+    /// store, overwrite sled's file, or remove the snapshot directory; the
+    /// reopen must rebuild the store from its snapshot and the change log.
+    #[arg(long, default_value_t = 0.1)]
+    lose_store: f64,
 }
 
 /// Subcommands.
@@ -156,12 +168,14 @@ fn main() -> ExitCode {
     if let Some(Sub::Child(args)) = &cli.command {
         child::run(args);
     }
-    if !(0.0..=1.0).contains(&cli.unpinned) {
-        eprintln!(
-            "eddy-torture: --unpinned takes a share from 0 to 1, not {}",
-            cli.unpinned
-        );
-        return ExitCode::FAILURE;
+    for (flag, share) in [
+        ("--unpinned", cli.unpinned),
+        ("--lose-store", cli.lose_store),
+    ] {
+        if !(0.0..=1.0).contains(&share) {
+            eprintln!("eddy-torture: {flag} takes a share from 0 to 1, not {share}");
+            return ExitCode::FAILURE;
+        }
     }
     let seed = cli.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
@@ -209,6 +223,7 @@ fn main() -> ExitCode {
         quiet: cli.quiet,
         work_around_sled: cli.work_around_sled,
         unpinned: cli.unpinned,
+        lose_store: cli.lose_store,
     };
     println!(
         "eddy-torture: {} cycles, seed {seed}, {} writer threads, kills {}..{} ms after the child's open{}, data in {}",
@@ -307,6 +322,10 @@ fn summary(campaign: &Campaign, elapsed: Duration, passed: bool) {
     println!(
         "unpinned cycles:        {} ({} with the log truncated past the last verified change)",
         t.unpinned, t.rebased
+    );
+    println!(
+        "store damaged:          {} removed, {} overwritten, {} snapshot directories removed ({} more skipped: no snapshot yet); {} rebuilds ({} items restored from snapshots)",
+        t.damages[0], t.damages[1], t.damages[2], t.damages_skipped, t.store_rebuilds, t.items_restored
     );
     if let Some(power) = campaign.power() {
         let c = &power.totals;

@@ -163,6 +163,9 @@ pub struct Stats {
     pub last_lsn: u64,
     /// The last checkpoint's LSN.
     pub checkpoint_lsn: u64,
+    /// The newest store snapshot's LSN (0: none yet); the change log is
+    /// kept after it.
+    pub snapshot_lsn: u64,
     /// Change-log statistics.
     pub log: eddy_changelog::LogStats,
 }
@@ -258,6 +261,12 @@ impl Database {
             last_ttl_sweep: Mutex::new(Instant::now()),
             _lock: lock,
         });
+        // With no snapshot and a log that no longer starts at its first
+        // change (a lost snapshot directory, or a database from before
+        // snapshots), nothing could rebuild the store: take one now.
+        if inner.snapshots.lsn() == 0 && inner.log.oldest_lsn() > 1 {
+            inner.snapshot()?;
+        }
         start_checkpointer(&inner);
         let pending: Vec<(u64, String)> = inner
             .destinations
@@ -326,6 +335,7 @@ impl Database {
             changes: self.inner.changes.load(Ordering::Relaxed),
             last_lsn: self.inner.log.committed_lsn(),
             checkpoint_lsn: self.inner.checkpoint.lock().lsn,
+            snapshot_lsn: self.inner.snapshots.lsn(),
             log: self.inner.log.stats(),
         }
     }
