@@ -58,6 +58,8 @@
 mod catalog;
 mod durable;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod index;
 mod index_query;
 mod query;

@@ -37,6 +37,8 @@
 mod catalog_image;
 mod format;
 
+pub(crate) use catalog_image::path as catalog_image_path;
+
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -158,10 +160,7 @@ impl Store {
                     Err(_) if !inner.tables.read().by_id.contains_key(&id) => break,
                     Err(e) => return Err(e.into()),
                 };
-                let key_len = (key.len() as u32).to_le_bytes();
-                writer
-                    .record(kind::ITEM, &[&id.to_le_bytes(), &key_len, &key, &value])
-                    .map_err(failed)?;
+                write_item(&mut writer, id, &key, &value).map_err(failed)?;
                 items += 1;
             }
         }
@@ -306,24 +305,16 @@ impl Store {
 
     /// Applies every item of the snapshot at `path`; returns how many.
     fn restore_items(&self, fs: &dyn LogFs, path: &Path) -> Result<u64> {
-        let mut reader = FrameReader::open(fs, path, MAGIC)?;
         let mut batch: Vec<(u64, Vec<u8>, Item, Vec<u8>)> = Vec::with_capacity(RESTORE_BATCH);
         let mut items = 0;
-        while let Some((kind, at, body)) = reader.next_record()? {
-            let bad = |reason: String| Error::corrupt_file(path, at, reason);
-            if kind != kind::ITEM {
-                return Err(bad(format!("record kind {kind} in an item snapshot")));
-            }
-            let table_id = read_u64(body).ok_or_else(|| bad("short item record".into()))?;
-            let (key, value) =
-                split_sized(&body[8..]).ok_or_else(|| bad("short item record".into()))?;
-            let item = decode_item(value).map_err(|e| bad(format!("item: {e}")))?;
+        for_each_item(fs, path, |table_id, key, item, value| {
             batch.push((table_id, key.to_vec(), item, value.to_vec()));
             if batch.len() == RESTORE_BATCH {
                 items += self.apply_restored(&batch)?;
                 batch.clear();
             }
-        }
+            Ok(())
+        })?;
         items += self.apply_restored(&batch)?;
         Ok(items)
     }
@@ -340,6 +331,56 @@ impl Store {
             .collect();
         Ok(self.apply_encoded(&applies)? as u64)
     }
+}
+
+/// Reads the item snapshot at `path`, checking every frame and decoding
+/// every item, and calls `f` with each item's table id, key, item and
+/// stored value, in file order. Returns the snapshot's LSN.
+///
+/// # Errors
+///
+/// [`Error::CorruptFile`] if the file is damaged anywhere; what `f` fails
+/// with.
+pub(crate) fn for_each_item(
+    fs: &dyn LogFs,
+    path: &Path,
+    mut f: impl FnMut(u64, &[u8], Item, &[u8]) -> Result<()>,
+) -> Result<u64> {
+    let mut reader = FrameReader::open(fs, path, MAGIC)?;
+    let lsn = reader.value;
+    while let Some((kind, at, body)) = reader.next_record()? {
+        let bad = |reason: String| Error::corrupt_file(path, at, reason);
+        if kind != kind::ITEM {
+            return Err(bad(format!("record kind {kind} in an item snapshot")));
+        }
+        let table_id = read_u64(body).ok_or_else(|| bad("short item record".into()))?;
+        let (key, value) =
+            split_sized(&body[8..]).ok_or_else(|| bad("short item record".into()))?;
+        let item = decode_item(value).map_err(|e| bad(format!("item: {e}")))?;
+        f(table_id, key, item, value)?;
+    }
+    Ok(lsn)
+}
+
+/// Writes an item snapshot of `items` (table id, key, stored value) to
+/// `path`, as [`Store::write_snapshot`] lays it out.
+pub(crate) fn write_items(
+    fs: &dyn LogFs,
+    path: &Path,
+    lsn: u64,
+    items: &[(u64, Vec<u8>, Vec<u8>)],
+) -> std::result::Result<u64, (PathBuf, io::Error)> {
+    let at = |e| (path.to_path_buf(), e);
+    let mut writer = FrameWriter::create(fs, path, MAGIC, lsn).map_err(at)?;
+    for (id, key, value) in items {
+        write_item(&mut writer, *id, key, value).map_err(at)?;
+    }
+    writer.finish()
+}
+
+fn write_item(writer: &mut FrameWriter<'_>, id: u64, key: &[u8], value: &[u8]) -> io::Result<()> {
+    let key_len = (key.len() as u32).to_le_bytes();
+    writer.record(kind::ITEM, &[&id.to_le_bytes(), &key_len, key, value])
 }
 
 /// Removes a directory tree left by an earlier rebuild, if there is one.
