@@ -43,14 +43,18 @@ impl Durability {
         }
     }
 
-    /// Flushes sled, fsyncs every file and directory of the store, then
-    /// runs `then` (the catalog image's rewrite) under the same lock, so
-    /// that what it reads is at least as new as what was just made
-    /// durable. A [`Error::Sync`] from `then` sticks like a failed fsync.
-    pub(crate) fn make_durable(
+    /// Runs `read` (the catalog image's read from sled's trees), flushes
+    /// sled, fsyncs every file and directory of the store, then runs
+    /// `write` with what `read` returned (the image's rewrite), all under
+    /// one lock. Read before the flush, the image holds nothing the flush
+    /// did not make durable; read under the lock, it is at least as new as
+    /// any image written before. A [`Error::Sync`] from `write` sticks like
+    /// a failed fsync.
+    pub(crate) fn make_durable<T>(
         &self,
         db: &sled::Db,
-        then: impl FnOnce() -> Result<()>,
+        read: impl FnOnce() -> Result<T>,
+        write: impl FnOnce(T) -> Result<()>,
     ) -> Result<()> {
         let mut failed = self.failed.lock();
         if let Some((path, kind, message)) = failed.as_ref() {
@@ -59,12 +63,13 @@ impl Durability {
                 source: std::io::Error::new(*kind, message.clone()),
             });
         }
+        let image = read()?;
         db.flush()?;
         if let Err((path, source)) = sync_tree(&*self.fs, &self.dir) {
             *failed = Some((path.clone(), source.kind(), source.to_string()));
             return Err(Error::Sync { path, source });
         }
-        match then() {
+        match write(image) {
             Err(Error::Sync { path, source }) => {
                 *failed = Some((path.clone(), source.kind(), source.to_string()));
                 Err(Error::Sync { path, source })

@@ -211,20 +211,27 @@ impl Inner {
     /// sled's flush, then fsyncs of its files (see the `durable` module),
     /// then the catalog image's rewrite.
     fn make_durable(&self) -> Result<()> {
-        self.durability
-            .make_durable(&self.db, || self.write_catalog_image())
+        self.durability.make_durable(
+            &self.db,
+            || self.read_catalog_image(),
+            |image| self.write_catalog_image(image),
+        )
     }
 
-    /// Rewrites the catalog image from sled's trees, unless there is no
-    /// snapshot directory or the image knows more than sled does.
-    fn write_catalog_image(&self) -> Result<()> {
-        let Some(dir) = &self.options.snapshot_dir else {
+    /// The catalog image to write, from sled's trees: `None` if there is no
+    /// snapshot directory or the image on disk knows more than sled does.
+    fn read_catalog_image(&self) -> Result<Option<snapshot::CatalogImage>> {
+        if self.options.snapshot_dir.is_none() || self.catalog_lost.is_some() {
+            return Ok(None);
+        }
+        snapshot::CatalogImage::of(self).map(Some)
+    }
+
+    fn write_catalog_image(&self, image: Option<snapshot::CatalogImage>) -> Result<()> {
+        let (Some(image), Some(dir)) = (image, &self.options.snapshot_dir) else {
             return Ok(());
         };
-        if self.catalog_lost.is_some() {
-            return Ok(());
-        }
-        snapshot::CatalogImage::of(self)?
+        image
             .write(&*self.options.fs, dir)
             .map_err(|(path, source)| Error::Sync { path, source })
     }

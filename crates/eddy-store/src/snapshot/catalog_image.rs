@@ -6,7 +6,9 @@
 //! destinations and their positions, TTL settings, tags) are not. So that
 //! the store can be rebuilt without sled, the store rewrites this image
 //! after every flush that makes sled durable (checkpoints, DDL, control
-//! plane changes): it then holds at least what sled holds durably.
+//! plane changes). It is read just before the flush, so it holds nothing
+//! sled does not hold durably once the flush returns, and everything an
+//! acknowledged call changed.
 //! It is read from sled's trees, not from the in-memory catalog, which a
 //! DDL call updates only after its flush.
 

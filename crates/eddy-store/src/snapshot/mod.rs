@@ -18,8 +18,9 @@
 //!
 //! * `catalog`: the catalog image (`catalog_image`), every table
 //!   definition, the table id counter and every state record, rewritten
-//!   after each flush that makes sled durable. It holds at least what sled
-//!   holds durably.
+//!   after each flush that makes sled durable, from what sled held just
+//!   before it: so it names no table sled might lose, and an image naming
+//!   more tables than sled knows means sled lost durable state.
 //! * `{lsn:020}.snap`: an item snapshot, every item of every table, taken
 //!   while writes go on ([`Store::write_snapshot`]). Every change up to
 //!   `lsn` is in it; later changes may or may not be. Replaying the change
