@@ -34,7 +34,7 @@ fn order(i: u64, version: u64) -> Item {
     Item::new()
         .with("pk", format!("customer-{}", i % 4))
         .with("sk", i)
-        .with("status", if i % 3 == 0 { "PAID" } else { "OPEN" })
+        .with("status", if i.is_multiple_of(3) { "PAID" } else { "OPEN" })
         .with("version", version)
         .with("note", format!("order {i} v{version}"))
 }
@@ -53,7 +53,7 @@ fn expected_orders() -> BTreeMap<String, Item> {
         .map(|i| {
             let version = if (10..30).contains(&i) { 2 } else { 1 };
             let mut item = order(i, version);
-            if i % 5 == 0 {
+            if i.is_multiple_of(5) {
                 item = item.with("touched", true);
             }
             (schema.key_of(&item).unwrap().to_json_string(), item)
