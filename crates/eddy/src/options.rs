@@ -149,8 +149,8 @@ impl Options {
 
     /// The file layer the change log uses, and the store's fsyncs go
     /// through, instead of the real file system: for tests that inject
-    /// fsync failures, full disks and short writes (see
-    /// [`eddy_changelog::io::fault::FaultFs`]).
+    /// fsync failures, full disks and short writes (`eddy-model`'s
+    /// `io::fault::FaultFs`, behind its `testing` feature).
     pub fn log_fs(mut self, fs: Arc<dyn LogFs>) -> Options {
         self.log_fs = Some(fs);
         self

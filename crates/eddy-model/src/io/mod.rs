@@ -5,7 +5,8 @@
 //! write), and those paths are almost impossible to reach with a real file
 //! system in a test. So the log never touches `std::fs` directly: it talks to a
 //! [`LogFs`] / [`LogFile`] pair. [`StdFs`] is the production implementation;
-//! [`fault::FaultFs`] wraps it with switchable faults for tests (of this crate
+//! `fault::FaultFs` (behind the `testing` feature, for tests only) wraps it
+//! with switchable faults for tests (of this crate
 //! and of crates built on it).
 //!
 //! The surface is intentionally tiny — only what the log needs — so that a
@@ -208,6 +209,7 @@ pub fn read_full_at(file: &mut dyn LogFile, offset: u64, buf: &mut [u8]) -> io::
     Ok(done)
 }
 
+#[cfg(any(test, feature = "testing"))]
 pub mod fault;
 mod tail;
 
