@@ -5,33 +5,19 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "../../../fuzz/checks/corpus.rs"]
+mod corpus;
+
+use corpus::corpus;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use eddy_model::expr::{Condition, ExpressionContext, KeyCondition, Projection, UpdateExpression};
 use eddy_model::{codec, AttributeValue, Item, KeySchema, KeyType};
 
-fn corpus(target: &str) -> Vec<Vec<u8>> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
-        .join(target);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file())
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "empty corpus {}", dir.display());
-    files
-        .into_iter()
-        .map(|p| std::fs::read(p).unwrap())
-        .collect()
-}
-
 #[test]
 fn item_json_corpus() {
     let mut parsed = 0;
-    for data in corpus("item_json") {
+    for (_, data) in corpus("item_json") {
         let Ok(text) = std::str::from_utf8(&data) else {
             continue;
         };
@@ -49,7 +35,7 @@ fn item_json_corpus() {
 #[test]
 fn codec_corpus() {
     let mut decoded = 0;
-    for data in corpus("codec") {
+    for (_, data) in corpus("codec") {
         if let Ok(item) = codec::decode_item(&data) {
             decoded += 1;
             assert_eq!(
@@ -80,7 +66,7 @@ fn codec_corpus() {
 #[test]
 fn expressions_corpus() {
     let mut parsed = 0;
-    for data in corpus("expressions") {
+    for (_, data) in corpus("expressions") {
         let Ok(text) = std::str::from_utf8(&data) else {
             continue;
         };

@@ -167,8 +167,8 @@ pub enum Error {
     },
 }
 
-/// Formats an error with all its sources.
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// Formats an error with all its sources, on one line.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut source = e.source();
     while let Some(inner) = source {

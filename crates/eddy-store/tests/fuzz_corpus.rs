@@ -7,25 +7,17 @@
 
 #[path = "../../../fuzz/checks/store_snapshot.rs"]
 mod check;
+#[path = "../../../fuzz/checks/corpus.rs"]
+mod corpus;
 #[path = "../../../fuzz/checks/mem_fs.rs"]
 #[allow(dead_code)]
 mod mem_fs;
 
-use std::path::PathBuf;
-
 #[test]
 fn store_snapshot_corpus() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/store_snapshot");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file())
-        .collect();
-    files.sort();
     let mut whole = [0usize; 2];
-    for path in &files {
+    for (path, data) in corpus::corpus("store_snapshot") {
         eprintln!("replaying {}", path.display());
-        let data = std::fs::read(path).unwrap();
         if check::check(&data) {
             whole[usize::from(data[0] % 2)] += 1;
         }

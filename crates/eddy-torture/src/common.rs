@@ -113,18 +113,6 @@ pub enum CampaignError {
     },
 }
 
-/// An error and its sources, on one line.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
 /// Shorthand for results of the parent.
 pub type Result<T> = std::result::Result<T, CampaignError>;
 

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use eddy::{Database, IndexDef, Item, KeySchema, KeyType, Options, ReturnValues, Update};
-use eddy_stream::{CreateStream, IteratorType, PutRecord, StreamMode, StreamOptions, Streams};
+use eddy_stream::{CreateStream, PutRecord, StreamMode, StreamOptions, Streams};
 
 const TABLE: &str = "orders";
 const DESTINATION: &str = "orders-changes";
@@ -173,28 +173,13 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-/// Every record of a stream, shard by shard, read with the clock pinned to
-/// the fixture's writing so that retention keeps them.
+/// Every record's data of a stream (read with the clock pinned to the
+/// fixture's writing, so that retention keeps them).
 fn stream_records(streams: &Streams, stream: &str) -> Vec<Vec<u8>> {
-    let mut shards = streams.list_shards(stream).unwrap();
-    shards.sort_by(|a, b| a.shard_id.cmp(&b.shard_id));
-    let mut out = Vec::new();
-    for shard in shards {
-        let mut iterator = Some(
-            streams
-                .get_shard_iterator(stream, &shard.shard_id, IteratorType::TrimHorizon)
-                .unwrap(),
-        );
-        while let Some(it) = iterator {
-            let page = streams.get_records(&it, None).unwrap();
-            if page.records.is_empty() {
-                break;
-            }
-            out.extend(page.records.into_iter().map(|r| r.data));
-            iterator = page.next_shard_iterator;
-        }
-    }
-    out
+    common::stream_data(streams, stream)
+        .into_iter()
+        .map(|(_, data)| data)
+        .collect()
 }
 
 fn check_database(dir: &Path, why: &str) {

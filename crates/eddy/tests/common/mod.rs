@@ -76,18 +76,29 @@ pub fn fold_log(db: &Database, table: &str) -> (BTreeMap<String, Item>, Vec<Chan
     (state, records)
 }
 
-/// Every record of a stream, shard by shard (parents before children, as
-/// shard indexes grow), each with its shard id, decoded as JSON.
+/// Every record of a stream as JSON, shard by shard (in shard id order),
+/// with its shard id.
 pub fn read_stream(db: &Database, stream: &str) -> Vec<(String, serde_json::Value)> {
-    use eddy::crates::stream::IteratorType;
-    let streams = db.streams();
+    stream_data(db.streams(), stream)
+        .into_iter()
+        .map(|(shard, data)| (shard, serde_json::from_slice(&data).unwrap()))
+        .collect()
+}
+
+/// Every record's data of a stream, shard by shard (in shard id order),
+/// with its shard id.
+pub fn stream_data(streams: &eddy_stream::Streams, stream: &str) -> Vec<(String, Vec<u8>)> {
     let mut shards = streams.list_shards(stream).unwrap();
     shards.sort_by(|a, b| a.shard_id.cmp(&b.shard_id));
     let mut out = Vec::new();
     for shard in shards {
         let mut iterator = Some(
             streams
-                .get_shard_iterator(stream, &shard.shard_id, IteratorType::TrimHorizon)
+                .get_shard_iterator(
+                    stream,
+                    &shard.shard_id,
+                    eddy_stream::IteratorType::TrimHorizon,
+                )
                 .unwrap(),
         );
         while let Some(it) = iterator {
@@ -96,10 +107,7 @@ pub fn read_stream(db: &Database, stream: &str) -> Vec<(String, serde_json::Valu
                 break;
             }
             for record in page.records {
-                out.push((
-                    shard.shard_id.clone(),
-                    serde_json::from_slice(&record.data).unwrap(),
-                ));
+                out.push((shard.shard_id.clone(), record.data));
             }
             iterator = page.next_shard_iterator;
         }
