@@ -20,7 +20,7 @@ use eddy::{
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 
 /// Options of `eddy demo`.
 #[derive(Debug, Args)]
@@ -313,9 +313,9 @@ fn writer(
     let mut next_order = 0u64;
     for _ in 0..ops {
         bar.inc(1);
-        let roll = rng.gen_range(0..100);
+        let roll = rng.random_range(0..100);
         if open.is_empty() || roll < 45 {
-            let customer = format!("customer-{}", rng.gen_range(0..50));
+            let customer = format!("customer-{}", rng.random_range(0..50));
             next_order += 1;
             let order = ((id as u64) << 32) | next_order;
             let item = Item::new()
@@ -326,21 +326,21 @@ fn writer(
                     "total",
                     AttributeValue::number(&format!(
                         "{}.{:02}",
-                        rng.gen_range(5..500),
-                        rng.gen_range(0..100)
+                        rng.random_range(5..500),
+                        rng.random_range(0..100)
                     ))?,
                 )
-                .with("items", rng.gen_range(1..5u64));
+                .with("items", rng.random_range(1..5u64));
             db.put_item("orders", item, ReturnValues::None)?;
             open.push((customer, order));
         } else {
-            let i = rng.gen_range(0..open.len());
+            let i = rng.random_range(0..open.len());
             let (customer, order) = open[i].clone();
             let key = Item::new()
                 .with("customer", customer.as_str())
                 .with("order", order);
             if roll < 85 {
-                let status = STATUSES[rng.gen_range(1..STATUSES.len())];
+                let status = STATUSES[rng.random_range(1..STATUSES.len())];
                 let update = Update::new()
                     .set("status", status)
                     .add("items", 1)

@@ -49,7 +49,6 @@ use crate::types::{shard_id, Record};
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use eddy_model::io::{read_full_at, LogFs};
-use rand::RngCore;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -220,7 +219,7 @@ pub(crate) fn seal(
     plaintext: &[u8],
 ) -> Result<(Sealed, Vec<u8>)> {
     let mut nonce = [0u8; NONCE_LEN];
-    rand::thread_rng().fill_bytes(&mut nonce);
+    rand::fill(&mut nonce[..]);
     let aad = aad(c, &key.id);
     let ct = key
         .cipher

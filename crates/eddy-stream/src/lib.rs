@@ -139,7 +139,6 @@ use crate::meta::Meta;
 use crate::shard_log::ShardLog;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use parking_lot::{Mutex, RwLock};
-use rand::RngCore;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
@@ -217,7 +216,7 @@ impl Streams {
             Some(m) => m,
             None => {
                 let mut hmac_key = [0u8; 32];
-                rand::thread_rng().fill_bytes(&mut hmac_key);
+                rand::fill(&mut hmac_key[..]);
                 let m = Meta {
                     hmac_key,
                     streams: Default::default(),

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use eddy::crates::stream::{CreateStream, StreamMode};
 use eddy::{InitialPosition, Item, KeySchema, KeyType, ReturnValues};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 
 use crate::checks::{At, Consumption, Ledger, Model};
 use crate::common::{
@@ -260,13 +260,13 @@ impl Campaign {
         // One kill in ten lands during the child's open and recovery (as
         // long as the last one took); the others after a delay counted
         // from the moment the child's threads start.
-        let during_open = self.rng.gen_bool(0.1);
+        let during_open = self.rng.random_bool(0.1);
         let wait = if during_open {
-            self.rng.gen_range(0..=self.open_ms.max(1))
+            self.rng.random_range(0..=self.open_ms.max(1))
         } else {
-            self.rng.gen_range(min..=max)
+            self.rng.random_range(min..=max)
         };
-        let pinned = !self.rng.gen_bool(self.settings.unpinned);
+        let pinned = !self.rng.random_bool(self.settings.unpinned);
         self.totals.unpinned += u64::from(!pinned);
         let mut child = self.spawn(cycle, seed, pinned)?;
         let spawned = Instant::now();
@@ -336,7 +336,7 @@ impl Campaign {
         }
         let mut damage = self
             .rng
-            .gen_bool(self.settings.lose_store)
+            .random_bool(self.settings.lose_store)
             .then(|| Damage::pick(&mut self.rng));
         if damage.is_some_and(Damage::needs_rebuild) && !damage::rebuildable(&self.settings.data)? {
             // The snapshot was removed by an earlier cycle and the child

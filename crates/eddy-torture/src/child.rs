@@ -43,7 +43,7 @@ use eddy::{
     TransactWriteItem, Update,
 };
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use serde_json::Value;
 
 use crate::common::{
@@ -148,8 +148,8 @@ fn writer(db: &Database, thread: usize, cycle: u64, seed: u64) {
     let mut seq = (cycle + 1) * SEQ_STRIDE;
     loop {
         seq += 1;
-        let key = key_name(thread, rng.gen_range(0..KEYS_PER_THREAD));
-        let op = match rng.gen_range(0..10) {
+        let key = key_name(thread, rng.random_range(0..KEYS_PER_THREAD));
+        let op = match rng.random_range(0..10) {
             0..=4 => "Put",
             5..=7 => "Update",
             _ => "Delete",
@@ -161,7 +161,7 @@ fn writer(db: &Database, thread: usize, cycle: u64, seed: u64) {
                 let item = pk
                     .clone()
                     .with("v", seq)
-                    .with("pad", "x".repeat(rng.gen_range(0..300)));
+                    .with("pad", "x".repeat(rng.random_range(0..300)));
                 db.put_item(TABLE, item, ReturnValues::None).map(drop)
             }
             "Update" => {
@@ -189,9 +189,9 @@ fn transfers(db: &Database, cycle: u64, seed: u64) {
     let mut id = (cycle + 1) * SEQ_STRIDE;
     loop {
         id += 1;
-        let from = rng.gen_range(0..ACCOUNTS);
-        let to = (from + rng.gen_range(1..ACCOUNTS)) % ACCOUNTS;
-        let amount = rng.gen_range(1..50i64);
+        let from = rng.random_range(0..ACCOUNTS);
+        let to = (from + rng.random_range(1..ACCOUNTS)) % ACCOUNTS;
+        let amount = rng.random_range(1..50i64);
         let update = |who: usize, expr: &str, condition: Option<&str>| TransactWriteItem::Update {
             table_name: TABLE.into(),
             key: Item::new().with("pk", format!("acct-{who}")),
@@ -243,22 +243,22 @@ fn resharder(db: &Database, seed: u64, (min_ms, max_ms): (u64, u64)) {
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5EED_5A4D);
     let streams = db.streams();
     // The first operation may come early, so that short cycles reshard too.
-    let mut pause = rng.gen_range(0..=max_ms);
+    let mut pause = rng.random_range(0..=max_ms);
     loop {
         sleep(Duration::from_millis(pause));
-        pause = rng.gen_range(min_ms..=max_ms);
+        pause = rng.random_range(min_ms..=max_ms);
         let open = open_shards(streams);
         let n = open.len() as u32;
-        let what = match rng.gen_range(0..3) {
+        let what = match rng.random_range(0..3) {
             0 => {
-                let target = rng.gen_range(n.div_ceil(2).max(1)..=(2 * n).min(MAX_SHARDS));
+                let target = rng.random_range(n.div_ceil(2).max(1)..=(2 * n).min(MAX_SHARDS));
                 streams
                     .update_shard_count(STREAM, target)
                     .unwrap_or_else(|e| panic!("UpdateShardCount {n} -> {target}: {e}"));
                 format!("update {n} {target}")
             }
             1 if n < MAX_SHARDS => {
-                let shard = &open[rng.gen_range(0..open.len())];
+                let shard = &open[rng.random_range(0..open.len())];
                 let r = shard.hash_key_range;
                 let key = r.starting_hash_key + (r.ending_hash_key - r.starting_hash_key) / 2;
                 streams
@@ -267,7 +267,7 @@ fn resharder(db: &Database, seed: u64, (min_ms, max_ms): (u64, u64)) {
                 format!("split {}", shard.shard_id)
             }
             _ if n > 1 => {
-                let i = rng.gen_range(0..open.len() - 1);
+                let i = rng.random_range(0..open.len() - 1);
                 let (a, b) = (&open[i], &open[i + 1]);
                 streams
                     .merge_shards(STREAM, &a.shard_id, &b.shard_id)
@@ -286,23 +286,23 @@ fn retention(db: &Database, seed: u64) {
     let mut rng = StdRng::seed_from_u64(seed ^ 0x2E7E_4710);
     let streams = db.streams();
     let (low, high) = RETENTION_HOURS;
-    let mut pause = rng.gen_range(0..=300);
+    let mut pause = rng.random_range(0..=300);
     loop {
         sleep(Duration::from_millis(pause));
-        pause = rng.gen_range(200..=500);
+        pause = rng.random_range(200..=500);
         let current = streams
             .describe_stream(STREAM)
             .expect("retention: describing the stream")
             .retention_period_hours;
-        let increase = current < high && (current == low || rng.gen_bool(0.5));
+        let increase = current < high && (current == low || rng.random_bool(0.5));
         let hours = if increase {
-            let hours = rng.gen_range(current + 1..=high);
+            let hours = rng.random_range(current + 1..=high);
             streams
                 .increase_retention(STREAM, hours)
                 .unwrap_or_else(|e| panic!("increasing retention {current} -> {hours}: {e}"));
             hours
         } else {
-            let hours = rng.gen_range(low..current);
+            let hours = rng.random_range(low..current);
             streams
                 .decrease_retention(STREAM, hours)
                 .unwrap_or_else(|e| panic!("decreasing retention {current} -> {hours}: {e}"));
@@ -327,7 +327,7 @@ fn consumer(db: &Database, seed: u64) {
         .expect("consumer: opening");
     loop {
         let batch = consumer
-            .poll(rng.gen_range(1..=200))
+            .poll(rng.random_range(1..=200))
             .expect("consumer: poll");
         let Some(batch) = batch else {
             sleep(Duration::from_millis(10));
@@ -341,8 +341,8 @@ fn consumer(db: &Database, seed: u64) {
             let _ = writeln!(processed, "P {} {}", batch.shard_id, record.sequence_number);
         }
         say(&processed);
-        if rng.gen_bool(0.2) {
-            sleep(Duration::from_millis(rng.gen_range(0..20)));
+        if rng.random_bool(0.2) {
+            sleep(Duration::from_millis(rng.random_range(0..20)));
         }
         consumer
             .checkpoint(&batch)
@@ -471,7 +471,7 @@ fn check_record(
 fn checkpointer(db: &Database, seed: u64) {
     let mut rng = StdRng::seed_from_u64(seed ^ 0xC4EC);
     loop {
-        sleep(Duration::from_millis(rng.gen_range(50..=400)));
+        sleep(Duration::from_millis(rng.random_range(50..=400)));
         db.checkpoint().expect("checkpoint");
         line("K");
     }

@@ -13,7 +13,7 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
 
-use rand::Rng;
+use rand::RngExt;
 
 use crate::common::{Context, Result};
 
@@ -60,8 +60,8 @@ impl Damage {
     ];
 
     /// A kind at random.
-    pub fn pick(rng: &mut impl Rng) -> Damage {
-        Damage::ALL[rng.gen_range(0..Damage::ALL.len())]
+    pub fn pick(rng: &mut impl RngExt) -> Damage {
+        Damage::ALL[rng.random_range(0..Damage::ALL.len())]
     }
 
     /// Its index in [`Damage::ALL`].
@@ -85,7 +85,7 @@ impl Damage {
 
     /// Does it to the database in `data`, durably (each file and directory
     /// touched is fsynced, so a later power cut cannot undo it).
-    pub fn inflict(self, data: &Path, rng: &mut impl Rng) -> Result<()> {
+    pub fn inflict(self, data: &Path, rng: &mut impl RngExt) -> Result<()> {
         let remove = |dir: &Path| -> Result<()> {
             if dir.exists() {
                 std::fs::remove_dir_all(dir).ctx(|| format!("removing {}", dir.display()))?;

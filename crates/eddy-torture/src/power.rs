@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use eddy_powercut::{Cut, CutReport, PowerCutFs};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 
 use crate::common::{CampaignError, Context, Result};
 
@@ -108,7 +108,7 @@ impl PowerCuts {
     /// Cuts the power (the child must be dead): drops what was not durable
     /// and remounts. Returns the kind of cut and what it dropped.
     pub fn cut(&mut self) -> Result<(CutKind, CutReport)> {
-        let kind = match self.rng.gen_range(0..4) {
+        let kind = match self.rng.random_range(0..4) {
             _ if self.strict_only => CutKind::Strict,
             0 | 1 => CutKind::Strict,
             2 => CutKind::Partial,
@@ -119,7 +119,7 @@ impl PowerCuts {
             CutKind::Partial => Cut::strict().keep_unsynced_pages(0.5),
             CutKind::Torn => Cut::strict().keep_unsynced_pages(0.5).tear_one_page(true),
         }
-        .seed(self.rng.gen());
+        .seed(self.rng.random());
         let report =
             self.fs
                 .cut_power(&cut, RELEASE_TIMEOUT)

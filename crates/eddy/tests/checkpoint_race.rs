@@ -26,7 +26,7 @@ use eddy::crates::model::stream_record::event_id;
 use eddy::crates::stream::{CreateStream, StreamMode};
 use eddy::{Database, Item, KeySchema, KeyType, Options, ReturnValues};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 
 const CHILD_ENV: &str = "EDDY_RACE_CHILD_DIR";
 const TABLE: &str = "race";
@@ -119,7 +119,7 @@ fn the_destination_publishes_after_a_crash_amid_checkpoints() {
                 "cycle {cycle}: the child died before opening"
             );
         }
-        std::thread::sleep(Duration::from_millis(rng.gen_range(50..400)));
+        std::thread::sleep(Duration::from_millis(rng.random_range(50..400)));
         child.kill().unwrap();
         child.wait().unwrap();
 

@@ -33,7 +33,7 @@ use eddy::{
     TransactWriteItem, Update,
 };
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 
 const CHILD_ENV: &str = "EDDY_CRASH_CHILD_DIR";
 const SEED_ENV: &str = "EDDY_CRASH_CHILD_SEED";
@@ -85,9 +85,9 @@ fn crash_child_entry() {
         s.spawn(move || {
             let mut rng = StdRng::seed_from_u64(seed ^ 0x7777);
             loop {
-                let from = rng.gen_range(0..ACCOUNTS);
-                let to = (from + rng.gen_range(1..ACCOUNTS)) % ACCOUNTS;
-                let amount = rng.gen_range(1..50i64);
+                let from = rng.random_range(0..ACCOUNTS);
+                let to = (from + rng.random_range(1..ACCOUNTS)) % ACCOUNTS;
+                let amount = rng.random_range(1..50i64);
                 let update =
                     |who: usize, expr: &str, condition: Option<&str>| TransactWriteItem::Update {
                         table_name: TABLE.into(),
@@ -115,8 +115,8 @@ fn crash_child_entry() {
                 let mut seq = seed * 1_000_000;
                 loop {
                     seq += 1;
-                    let key = key_name(thread, rng.gen_range(0..KEYS_PER_THREAD));
-                    let op = match rng.gen_range(0..10) {
+                    let key = key_name(thread, rng.random_range(0..KEYS_PER_THREAD));
+                    let op = match rng.random_range(0..10) {
                         0..=4 => Op::Put,
                         5..=7 => Op::Update,
                         _ => Op::Delete,
@@ -128,7 +128,7 @@ fn crash_child_entry() {
                             let item = pk
                                 .clone()
                                 .with("v", seq)
-                                .with("pad", "x".repeat(rng.gen_range(0..300)));
+                                .with("pad", "x".repeat(rng.random_range(0..300)));
                             db.put_item(TABLE, item, ReturnValues::None).unwrap();
                         }
                         Op::Update => {
@@ -252,10 +252,10 @@ fn run_cycle(
         transcript
     });
     // Sometimes kill during open and recovery, mostly in the middle of writes.
-    let wait = if rng.gen_bool(0.1) {
-        rng.gen_range(0..30)
+    let wait = if rng.random_bool(0.1) {
+        rng.random_range(0..30)
     } else {
-        rng.gen_range(30..250)
+        rng.random_range(30..250)
     };
     std::thread::sleep(Duration::from_millis(wait));
     child.kill().unwrap();

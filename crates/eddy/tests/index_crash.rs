@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use eddy::{Database, IndexDef, Item, KeySchema, KeyType, ReturnValues, ScanRequest, Select};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 
 const CHILD_ENV: &str = "EDDY_INDEX_CRASH_CHILD_DIR";
 const TABLE: &str = "indexed";
@@ -66,11 +66,11 @@ fn index_crash_child_entry() {
     }
     std::thread::scope(|s| {
         s.spawn(|| {
-            let mut rng = StdRng::from_entropy();
+            let mut rng = rand::make_rng::<StdRng>();
             let mut version = 1;
             loop {
                 version += 1;
-                let n = rng.gen_range(0..ITEMS);
+                let n = rng.random_range(0..ITEMS);
                 db.put_item(TABLE, item(n, version), ReturnValues::None)
                     .unwrap();
             }
@@ -178,7 +178,7 @@ fn gsi_backfill_is_all_or_nothing_across_sigkill() {
         let wait = if cycle == 0 {
             3000
         } else {
-            rng.gen_range(50..800)
+            rng.random_range(50..800)
         };
         std::thread::sleep(Duration::from_millis(wait));
         child.kill().unwrap();
