@@ -20,9 +20,10 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 /// Everything that can go wrong in the change log.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// An operating-system I/O call failed.
-    #[error("change log I/O error while {context}: {source}")]
+    #[error("change log I/O error while {context}")]
     Io {
         /// What the log was doing (includes the path where relevant).
         context: String,
@@ -46,9 +47,7 @@ pub enum Error {
     /// A write failed (for example `ENOSPC`: the disk is full) and was
     /// undone: no byte of the refused appends remains and no LSN was used.
     /// The log stays usable; appends succeed again once the cause is gone.
-    #[error(
-        "change log write refused and undone (nothing of it was kept) while {context}: {source}"
-    )]
+    #[error("change log write refused and undone (nothing of it was kept) while {context}")]
     WriteFailed {
         /// What the log was doing (includes the path).
         context: String,

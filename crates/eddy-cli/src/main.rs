@@ -122,8 +122,8 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let message = e.to_string();
-            // One line, whatever the error's text.
+            // The error and each of its causes, on one line.
+            let message = eddy::error_chain(e.as_ref());
             eprintln!("eddy: {}", message.lines().collect::<Vec<_>>().join(" "));
             ExitCode::FAILURE
         }

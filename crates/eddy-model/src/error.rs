@@ -73,5 +73,30 @@ pub enum Error {
     },
 }
 
+/// An error and its chain of sources on one line, `outer: inner: …`.
+///
+/// eddy's errors do not repeat their source in their own message (the
+/// source is returned by [`source`](std::error::Error::source)), so this is
+/// how to print one whole, for a log line or a command's output.
+///
+/// ```
+/// use std::error::Error as _;
+/// let io = std::io::Error::other("disk on fire");
+/// #[derive(Debug, thiserror::Error)]
+/// #[error("writing the segment")]
+/// struct Write(#[source] std::io::Error);
+/// assert_eq!(eddy_model::error_chain(&Write(io)), "writing the segment: disk on fire");
+/// ```
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
 /// The model's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -54,7 +54,7 @@ pub mod arbitrary;
 
 pub use change::{Change, ChangeKind, ChangeOrigin, ChangeRecord};
 pub use destination::{DestinationStatus, StreamingDestination};
-pub use error::{Error, Result};
+pub use error::{error_chain, Error, Result};
 pub use index::{IndexDef, IndexKind, Projection as IndexProjection};
 pub use key::{KeyAttribute, KeySchema, KeyType};
 pub use number::Number;

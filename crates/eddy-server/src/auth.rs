@@ -44,7 +44,7 @@ impl std::fmt::Debug for Credentials {
 #[derive(Debug, thiserror::Error)]
 pub enum SigV4Error {
     /// The file could not be read.
-    #[error("reading credentials file {path}: {source}")]
+    #[error("reading credentials file {path}")]
     Read {
         /// The file.
         path: String,

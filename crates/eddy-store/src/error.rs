@@ -13,6 +13,7 @@ use thiserror::Error;
 
 /// Everything the table store can fail with.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum Error {
     /// No table of that name (or the table was deleted).
     #[error("Requested resource not found: Table: {0} not found")]
@@ -27,10 +28,10 @@ pub enum Error {
     #[error(transparent)]
     Model(#[from] eddy_model::Error),
     /// The storage engine failed.
-    #[error("storage engine error: {0}")]
+    #[error("the storage engine (sled) failed")]
     Sled(#[from] sled::Error),
     /// An I/O error outside the storage engine.
-    #[error("I/O error: {0}")]
+    #[error("table store I/O failed")]
     Io(#[from] std::io::Error),
     /// Making the store's files durable failed (a refused fsync). It is
     /// never retried: every later flush or checkpoint of this store fails

@@ -21,6 +21,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 /// Everything that can go wrong in the streams engine.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// Unknown stream or shard (`ResourceNotFoundException`).
     #[error("{0}")]
@@ -42,7 +43,7 @@ pub enum Error {
     #[error("{0}")]
     Validation(String),
     /// A file-system call failed (`InternalFailureException`).
-    #[error("stream storage I/O error while {context}: {source}")]
+    #[error("stream storage I/O error while {context}")]
     Io {
         /// What was being done, including the path where relevant.
         context: String,

@@ -361,7 +361,7 @@ impl Campaign {
                 let diagnosis = sled_bugs::torn_snapshot_diagnosis(&store)?;
                 return at.fail(format!(
                     "the database does not reopen after the child (seed {seed}) was killed {phase}: {}{diagnosis}",
-                    eddy_powercut::error_chain(&e)
+                    eddy::error_chain(&e)
                 ));
             }
         };

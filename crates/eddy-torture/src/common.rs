@@ -80,7 +80,7 @@ pub enum CampaignError {
         what: String,
     },
     /// A database call of the parent failed.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Db {
         /// What the parent was doing.
         context: String,
@@ -88,7 +88,7 @@ pub enum CampaignError {
         source: Box<eddy::Error>,
     },
     /// A stream call of the parent failed.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Stream {
         /// What the parent was doing.
         context: String,
@@ -96,7 +96,7 @@ pub enum CampaignError {
         source: Box<eddy::crates::stream::Error>,
     },
     /// The power-cut file system failed (mounting, cutting, exporting).
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     PowerCut {
         /// What the parent was doing.
         context: String,
@@ -104,7 +104,7 @@ pub enum CampaignError {
         source: eddy_powercut::Error,
     },
     /// Spawning, killing or talking to the child, or the file system.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         /// What the parent was doing.
         context: String,

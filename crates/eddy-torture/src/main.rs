@@ -245,7 +245,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            println!("FAILED: {e}");
+            println!("FAILED: {}", eddy::error_chain(&e));
             if let Some(power) = campaign.power() {
                 match power.keep_image(&kept) {
                     Ok(()) => println!(

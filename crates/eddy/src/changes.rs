@@ -15,9 +15,9 @@ use crate::db::Database;
 use crate::error::{Error, Result};
 
 fn decode(record: LogRecord) -> Result<ChangeRecord> {
-    let change = codec::decode_change(&record.payload).map_err(|e| Error::CorruptRecord {
+    let change = codec::decode_change(&record.payload).map_err(|source| Error::CorruptRecord {
         lsn: record.lsn,
-        reason: e.to_string(),
+        source,
     })?;
     Ok(ChangeRecord {
         lsn: record.lsn,

@@ -104,7 +104,7 @@ pub(crate) struct Inner {
     /// Client request tokens of recent transactions: fingerprint and time.
     pub(crate) tokens: Mutex<HashMap<String, (u64, Instant)>>,
     pub(crate) stripes: Box<[Mutex<()>]>,
-    pub(crate) poisoned: Mutex<Option<String>>,
+    pub(crate) poisoned: Mutex<Option<Arc<Error>>>,
     pub(crate) closed: AtomicBool,
     pub(crate) writes: AtomicU64,
     pub(crate) changes: AtomicU64,
@@ -363,15 +363,34 @@ impl Inner {
 
     pub(crate) fn check_writable(&self) -> Result<()> {
         self.check_open()?;
-        if let Some(reason) = self.poisoned.lock().as_ref() {
-            return Err(Error::Poisoned(reason.clone()));
+        if let Some(cause) = self.poisoned.lock().as_ref() {
+            return Err(Error::Poisoned {
+                cause: Arc::clone(cause),
+            });
         }
         Ok(())
     }
 
-    pub(crate) fn poison(&self, reason: String) {
-        tracing::error!(%reason, "database stops accepting writes");
-        self.poisoned.lock().get_or_insert(reason);
+    /// Stops all writes because of `cause`, and returns the error the
+    /// failing call (and every later write) answers with. The first cause
+    /// stands.
+    pub(crate) fn poison(&self, cause: Error) -> Error {
+        let mut poisoned = self.poisoned.lock();
+        let cause = match poisoned.as_ref() {
+            Some(first) => Arc::clone(first),
+            None => {
+                let cause = match cause {
+                    Error::Poisoned { cause } => cause,
+                    other => Arc::new(other),
+                };
+                tracing::error!(
+                    cause = eddy_model::error_chain(&*cause),
+                    "database stops accepting writes"
+                );
+                poisoned.insert(cause).clone()
+            }
+        };
+        Error::Poisoned { cause }
     }
 
     pub(crate) fn checkpoint(&self) -> Result<Checkpoint> {
@@ -395,7 +414,7 @@ impl Inner {
             if matches!(e, eddy_store::Error::Sync { .. }) {
                 // The store's pages may be lost: no checkpoint may ever
                 // rely on them again, and the log must keep everything.
-                self.poison(format!("checkpoint: {e}"));
+                return Err(self.poison(Error::Store(e)));
             }
             return Err(e.into());
         }

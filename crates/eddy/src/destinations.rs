@@ -70,9 +70,9 @@ impl Inner {
     pub(crate) fn load_destinations(store: &eddy_store::Store) -> Result<DestinationMap> {
         let mut map = DestinationMap::new();
         for (key, bytes) in store.state_with_prefix(STATE_PREFIX)? {
-            let d = codec::decode_destination(&bytes).map_err(|e| Error::CorruptRecord {
-                lsn: 0,
-                reason: format!("state record {key}: {e}"),
+            let d = codec::decode_destination(&bytes).map_err(|source| Error::Corrupt {
+                what: format!("state record {key}"),
+                source,
             })?;
             map.insert((d.table_id, d.stream_arn.clone()), d);
         }

@@ -64,7 +64,7 @@ pub use changes::{ChangeIter, ChangeSubscription};
 pub use consumer::{ConsumerBatch, ConsumerCheckpoint, InitialPosition, StreamConsumer, SHARD_END};
 pub use db::{Checkpoint, Database, RecoveryReport, Stats};
 pub use destinations::{DestinationChange, DestinationDescription};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use ops::{
     BatchGetOutput, ReturnValues, WriteRequest, MAX_BATCH_GET, MAX_BATCH_GET_BYTES, MAX_BATCH_WRITE,
 };
@@ -83,7 +83,7 @@ pub use ttl::TimeToLiveDescription;
 pub use update::{Update, UpdateAction};
 
 pub use eddy_model::{
-    AttributeType, AttributeValue, Change, ChangeKind, ChangeOrigin, ChangeRecord,
+    error_chain, AttributeType, AttributeValue, Change, ChangeKind, ChangeOrigin, ChangeRecord,
     DestinationStatus, IndexDef, IndexKind, IndexProjection, Item, KeySchema, KeyType, Number,
     Precision, StreamingDestination, TableDef,
 };

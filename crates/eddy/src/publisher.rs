@@ -195,10 +195,11 @@ fn publish_some(inner: &Inner, key: &(u64, String), feed: &mut Subscription) -> 
             break;
         }
         last = entry.lsn;
-        let change = codec::decode_change(&entry.payload).map_err(|e| Error::CorruptRecord {
-            lsn: entry.lsn,
-            reason: e.to_string(),
-        })?;
+        let change =
+            codec::decode_change(&entry.payload).map_err(|source| Error::CorruptRecord {
+                lsn: entry.lsn,
+                source,
+            })?;
         if change.table_id == destination.table_id && destination.covers(entry.lsn) {
             let record = ChangeRecord {
                 lsn: entry.lsn,

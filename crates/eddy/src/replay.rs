@@ -119,19 +119,16 @@ fn prepare(
     store: &Store,
     tables: &mut HashMap<u64, Option<TableDef>>,
 ) -> Result<PreparedWrite> {
-    let corrupt = |reason: String| Error::CorruptRecord {
+    let corrupt = |source| Error::CorruptRecord {
         lsn: record.lsn,
-        reason,
+        source,
     };
-    let change = codec::decode_change(&record.payload).map_err(|e| corrupt(e.to_string()))?;
+    let change = codec::decode_change(&record.payload).map_err(corrupt)?;
     let table = tables
         .entry(change.table_id)
         .or_insert_with(|| store.table_by_id(change.table_id));
     let key = match table {
-        Some(def) => def
-            .key_schema
-            .encode_key(&change.keys)
-            .map_err(|e| corrupt(e.to_string()))?,
+        Some(def) => def.key_schema.encode_key(&change.keys).map_err(corrupt)?,
         None => Vec::new(),
     };
     let value = match table {

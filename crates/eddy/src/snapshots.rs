@@ -88,7 +88,7 @@ pub(crate) fn open_store(
             None => return Ok((store, None)),
             Some(reason) => reason,
         },
-        Err(e) if e.is_damage() => format!("it does not open: {}", error_chain(&e)),
+        Err(e) if e.is_damage() => format!("it does not open: {}", eddy_model::error_chain(&e)),
         Err(e) => return Err(e.into()),
     };
     tracing::error!(%reason, "the table store is damaged; rebuilding it from its snapshot and the change log");
@@ -130,18 +130,6 @@ fn lost(store: &Store, log: &ChangeLog) -> Result<Option<String>> {
             "its checkpoint is at LSN {checkpoint} and the change log starts at LSN {oldest}: the changes between are in neither"
         )
     }))
-}
-
-/// An error and its sources, on one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 impl Inner {

@@ -180,10 +180,9 @@ impl Inner {
         // its change's payload.
         let (payloads, values): (Vec<Vec<u8>>, Vec<Option<Vec<u8>>>) =
             changes.iter().map(codec::encode_change_and_after).unzip();
-        let committed = self.log.append(payloads).inspect_err(|e| {
-            if matches!(e, eddy_changelog::Error::Poisoned(_)) {
-                self.poison(e.to_string());
-            }
+        let committed = self.log.append(payloads).map_err(|e| match e {
+            eddy_changelog::Error::Poisoned(_) => self.poison(Error::Log(e)),
+            e => Error::Log(e),
         })?;
         // The changes are durable; the store must now reflect them before
         // the stripes are released. If it cannot, reads would miss
@@ -200,8 +199,7 @@ impl Inner {
             })
             .collect();
         if let Err(e) = self.store.apply_encoded(&applies) {
-            self.poison(format!("applying logged changes to the store failed: {e}"));
-            return Err(e.into());
+            return Err(self.poison(Error::Store(e)));
         }
         drop(committed);
         self.changes

@@ -9,8 +9,8 @@ mod common;
 use std::io::Write;
 
 use eddy::{
-    AttributeValue, ChangeKind, Database, Error, Item, KeySchema, KeyType, Query, ReturnValues,
-    Scan, SortCondition, Update, WriteRequest,
+    AttributeValue, ChangeKind, Database, Error, ErrorKind, Item, KeySchema, KeyType, Query,
+    ReturnValues, Scan, SortCondition, Update, WriteRequest,
 };
 
 fn db_with_table(dir: &std::path::Path) -> Database {
@@ -44,7 +44,7 @@ fn invalid_writes_change_and_log_nothing() {
     for item in bad {
         let err = db.put_item("tbl", item, ReturnValues::None).unwrap_err();
         assert!(matches!(err, Error::Validation(_)), "{err}");
-        assert_eq!(err.aws_error_name(), "ValidationException");
+        assert_eq!(err.kind(), ErrorKind::InvalidRequest);
     }
     let err = db
         .update_item(
@@ -351,12 +351,19 @@ fn a_failed_store_fsync_poisons_the_database_and_sticks() {
             fs.fail_all_syncs(true);
         }
         let err = db.checkpoint().unwrap_err();
-        assert!(matches!(err, Error::Store(_)), "{err}");
+        match &err {
+            Error::Poisoned { cause } => assert!(
+                matches!(**cause, Error::Store(eddy_store::Error::Sync { .. })),
+                "{cause:?}"
+            ),
+            other => panic!("expected Poisoned by the store's fsync, got {other:?}"),
+        }
+        assert_eq!(err.kind(), ErrorKind::Storage);
         fs.clear_faults();
         let err = db
             .put_item("tbl", key("a", 9), ReturnValues::None)
             .unwrap_err();
-        assert!(matches!(err, Error::Poisoned(_)), "{err}");
+        assert!(matches!(err, Error::Poisoned { .. }), "{err}");
         assert!(db.checkpoint().is_err(), "a later checkpoint must fail too");
         assert_eq!(db.oldest_lsn(), oldest, "no log was cut");
         drop(db);
@@ -379,7 +386,7 @@ fn a_failed_fsync_stops_writes_and_loses_nothing_acknowledged() {
     let err = db
         .put_item("tbl", key("a", 6), ReturnValues::None)
         .unwrap_err();
-    assert!(matches!(err, Error::Poisoned(_) | Error::Log(_)), "{err}");
+    assert!(matches!(err, Error::Poisoned { .. }), "{err:?}");
     assert_eq!(db.get_item("tbl", &key("a", 4)).unwrap(), Some(key("a", 4)));
     drop(db);
     let db = Database::open(dir.path()).unwrap();

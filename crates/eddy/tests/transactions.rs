@@ -7,8 +7,8 @@
 mod common;
 
 use eddy::{
-    AttributeValue, Database, Error, ExpressionAttributes, Item, KeySchema, KeyType, ReturnValues,
-    TransactGetItem, TransactWriteItem,
+    AttributeValue, Database, Error, ErrorKind, ExpressionAttributes, Item, KeySchema, KeyType,
+    ReturnValues, TransactGetItem, TransactWriteItem,
 };
 
 fn open(dir: &std::path::Path) -> Database {
@@ -71,7 +71,8 @@ fn all_or_nothing_with_reasons() {
     let err = db
         .transact_write_items(transfer("a", "b", 500), None)
         .unwrap_err();
-    assert_eq!(err.aws_error_name(), "TransactionCanceledException");
+    assert!(matches!(err, Error::TransactionCanceled { .. }), "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::ConditionFailed);
     match &err {
         Error::TransactionCanceled { reasons } => {
             assert_eq!(reasons.len(), 2);
@@ -145,7 +146,11 @@ fn client_request_tokens_make_transactions_idempotent() {
     let err = db
         .transact_write_items(transfer("a", "b", 20), Some("token-1"))
         .unwrap_err();
-    assert_eq!(err.aws_error_name(), "IdempotentParameterMismatchException");
+    assert!(
+        matches!(err, Error::IdempotentParameterMismatch(_)),
+        "{err:?}"
+    );
+    assert_eq!(err.kind(), ErrorKind::Conflict);
     db.transact_write_items(transfer("a", "b", 10), Some("token-2"))
         .unwrap();
     assert_eq!(balance(&db, "a"), 80);

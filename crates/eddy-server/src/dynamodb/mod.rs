@@ -137,15 +137,16 @@ pub(crate) fn error(e: eddy::Error) -> ApiError {
             ApiError::new("TransactionCanceledException", e.to_string())
                 .with("CancellationReasons", Value::Array(list))
         }
-        E::Stream(ref s) if s.is_internal() => ApiError::internal(Service::DynamoDb, e.to_string()),
-        ref other => {
-            let name = other.aws_error_name();
-            if name == "InternalServerError" {
-                ApiError::internal(Service::DynamoDb, other.to_string())
-            } else {
-                ApiError::new(name, other.to_string())
-            }
+        E::Validation(message) => ApiError::new("ValidationException", message),
+        E::IdempotentParameterMismatch(message) => {
+            ApiError::new("IdempotentParameterMismatchException", message)
         }
+        E::TableNotFound(_) => ApiError::new("ResourceNotFoundException", e.to_string()),
+        E::TableExists(_) => ApiError::new("ResourceInUseException", e.to_string()),
+        E::Stream(ref s) if !s.is_internal() => ApiError::new(s.aws_error_name(), e.to_string()),
+        // Faults of this server, not of the request: the whole chain, for
+        // whoever reads the 500.
+        other => ApiError::internal(Service::DynamoDb, eddy::error_chain(&other)),
     }
 }
 

@@ -88,7 +88,7 @@ pub(crate) fn handle(ctx: &Context, operation: &str, body: &Value, encoding: Enc
 /// `InternalFailureException` (HTTP 500).
 pub(crate) fn error(e: eddy::crates::stream::Error) -> ApiError {
     if e.is_internal() {
-        ApiError::internal(Service::Kinesis, e.to_string())
+        ApiError::internal(Service::Kinesis, eddy::error_chain(&e))
     } else {
         ApiError::new(e.aws_error_name(), e.to_string())
     }
@@ -99,7 +99,7 @@ pub(crate) fn error(e: eddy::crates::stream::Error) -> ApiError {
 pub(crate) fn db_error(e: eddy::Error) -> ApiError {
     match e {
         eddy::Error::Stream(s) => error(s),
-        other => ApiError::internal(Service::Kinesis, other.to_string()),
+        other => ApiError::internal(Service::Kinesis, eddy::error_chain(&other)),
     }
 }
 
