@@ -17,6 +17,10 @@
 //! [`Request::Tick`]) and shutdown, which travels through the queue so that
 //! everything queued before `close` is still committed.
 //!
+//! Appends that must not block their thread (`append_then`,
+//! `append_async`) always queue: an async caller's thread is an executor's,
+//! and must not perform a write and an fsync inline.
+//!
 //! Order: every LSN is assigned under the writer mutex, so the log's order
 //! is the order in which batches took the mutex. Two appends racing for it
 //! are concurrent; neither was acknowledged before the other began.

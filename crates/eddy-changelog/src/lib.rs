@@ -32,6 +32,11 @@
 //!   log idle is written (and fsynced) by its own thread; concurrent appends
 //!   queue for the writer thread, which commits all of them with one write
 //!   and one fsync (module `committer`).
+//! * **Appends that park no thread**: [`ChangeLog::append_async`] returns a
+//!   future and [`ChangeLog::append_then`] takes a callback; both queue the
+//!   group for the writer thread (never writing it on the caller's thread),
+//!   share its batch's fsync, and are answered exactly once. A dropped
+//!   future does not cancel its append (module `reply`).
 //! * **Retention** deletes whole non-active segments only, never past a
 //!   retention floor or a live reader/subscription.
 //!
@@ -47,6 +52,7 @@ pub use eddy_model::io;
 mod options;
 mod reader;
 mod recovery;
+mod reply;
 mod segment;
 mod shared;
 mod subscription;
@@ -60,11 +66,13 @@ pub use options::{
 };
 pub use reader::{LogReader, LogRecord};
 pub use recovery::{RecoveryReport, TornTail};
+pub use reply::AppendFuture;
 pub use shared::Committed;
 pub use subscription::Subscription;
 
 use crate::committer::Committer;
 use crate::frame::encoded_len;
+use crate::reply::AppendReply;
 use crate::shared::Shared;
 use crate::writer::{Request, Writer};
 use crossbeam_channel::Sender;
@@ -200,27 +208,12 @@ impl ChangeLog {
     /// write/fsync failed — the outcome of this group is then unknown),
     /// [`Error::Closed`].
     pub fn append(&self, payloads: Vec<Vec<u8>>) -> Result<Committed> {
-        if payloads.is_empty() {
-            return Err(Error::EmptyAppend);
-        }
-        let bytes = encoded_len(&payloads);
-        if bytes > MAX_FRAME_SIZE as u64 {
-            return Err(Error::TooLarge {
-                bytes,
-                max: MAX_FRAME_SIZE as u64,
-            });
-        }
-        if let Some(msg) = self.shared().poisoned() {
-            return Err(Error::Poisoned(msg));
-        }
-        if self.shared().closed.load(Ordering::Acquire) {
-            return Err(Error::Closed);
-        }
+        let bytes = self.check_append(&payloads)?;
         let (reply, rx) = crossbeam_channel::bounded(1);
         let request = Request::Append {
             payloads,
             bytes,
-            reply,
+            reply: AppendReply::Wait(reply),
         };
         // An idle log commits the group on this thread (see `committer`).
         if let Some(request) = self
@@ -234,6 +227,103 @@ impl ChangeLog {
                 .map_err(|_| self.closed_or_poisoned())?;
         }
         rx.recv().unwrap_or_else(|_| Err(self.closed_or_poisoned()))
+    }
+
+    /// Appends one group like [`append`](ChangeLog::append), without
+    /// waiting: `on_durable` runs once with the group's [`Committed`] guard
+    /// when the group is acknowledged per [`Durability`] (or with the error
+    /// that refused it), on the log's writer thread.
+    ///
+    /// The group is queued for the writer thread even when the log is
+    /// idle, so the caller never performs the write or the fsync itself.
+    /// `on_durable` shares that thread with every later batch: it must be
+    /// quick and must not wait on this log (a blocking
+    /// [`append`](ChangeLog::append) or [`sync`](ChangeLog::sync) there
+    /// would wait for itself). A panic in it is contained and logged.
+    ///
+    /// # Errors
+    ///
+    /// As [`append`](ChangeLog::append), returned at once (and
+    /// `on_durable` is dropped unrun) when the group is refused before it
+    /// is queued: [`Error::EmptyAppend`], [`Error::TooLarge`],
+    /// [`Error::Poisoned`], [`Error::Closed`]. Errors met later (a failed
+    /// write or fsync, a close racing the append) reach `on_durable`.
+    pub fn append_then(
+        &self,
+        payloads: Vec<Vec<u8>>,
+        on_durable: impl FnOnce(Result<Committed>) + Send + 'static,
+    ) -> Result<()> {
+        let bytes = self.check_append(&payloads)?;
+        self.queue_append(payloads, bytes, Box::new(on_durable));
+        Ok(())
+    }
+
+    /// Appends one group like [`append`](ChangeLog::append); the returned
+    /// future resolves once the group is acknowledged per [`Durability`].
+    /// No thread waits for it meanwhile: concurrent futures share their
+    /// batch's one write and one fsync, as blocking appends do.
+    ///
+    /// The group is queued by this call, before the future is polled.
+    /// Dropping the future does not cancel the append: the group is
+    /// committed and its LSNs are released at once.
+    ///
+    /// ```
+    /// # fn main() -> eddy_changelog::Result<()> {
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let (log, _) = eddy_changelog::ChangeLog::open(dir.path(), Default::default())?;
+    /// let pending = log.append_async(vec![b"one change".to_vec()]);
+    /// let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// let committed = runtime.block_on(pending)?;
+    /// assert_eq!(committed.first_lsn, 1);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The future resolves to the errors of [`append`](ChangeLog::append).
+    pub fn append_async(&self, payloads: Vec<Vec<u8>>) -> AppendFuture {
+        let bytes = match self.check_append(&payloads) {
+            Ok(bytes) => bytes,
+            Err(e) => return AppendFuture::refused(e),
+        };
+        let (future, reply) = AppendFuture::queued();
+        self.queue_append(payloads, bytes, reply);
+        future
+    }
+
+    /// The checks every append passes before it is queued; returns the
+    /// group's encoded size.
+    fn check_append(&self, payloads: &[Vec<u8>]) -> Result<u64> {
+        if payloads.is_empty() {
+            return Err(Error::EmptyAppend);
+        }
+        let bytes = encoded_len(payloads);
+        if bytes > MAX_FRAME_SIZE as u64 {
+            return Err(Error::TooLarge {
+                bytes,
+                max: MAX_FRAME_SIZE as u64,
+            });
+        }
+        if let Some(msg) = self.shared().poisoned() {
+            return Err(Error::Poisoned(msg));
+        }
+        if self.shared().closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        Ok(bytes)
+    }
+
+    /// Queues a checked group for the writer thread; if the thread has
+    /// stopped, the reply gets the reason.
+    fn queue_append(&self, payloads: Vec<Vec<u8>>, bytes: u64, reply: reply::OnDurable) {
+        let request = Request::Append {
+            payloads,
+            bytes,
+            reply: AppendReply::Call(reply),
+        };
+        if let Err(refused) = self.inner.tx.send(request) {
+            refused.0.refuse(|| self.closed_or_poisoned());
+        }
     }
 
     /// fsync everything written so far and wait for it (useful with

@@ -49,6 +49,7 @@ use crate::error::{Error, Result};
 use crate::frame::encode_into;
 use crate::io::{LogFile, ZeroAheadFile, ZERO_AHEAD_BYTES};
 use crate::options::{Clock, Durability};
+use crate::reply::AppendReply;
 use crate::segment::{create_segment, segment_file_name, SegmentInfo, SEGMENT_HEADER_LEN};
 use crate::shared::{Committed, CommittedGroup, Shared};
 use crossbeam_channel::{Receiver, Sender};
@@ -63,7 +64,7 @@ pub(crate) enum Request {
     Append {
         payloads: Vec<Vec<u8>>,
         bytes: u64,
-        reply: Sender<Result<Committed>>,
+        reply: AppendReply,
     },
     /// fsync everything written so far.
     Sync { reply: Sender<Result<()>> },
@@ -86,7 +87,7 @@ impl Request {
     pub(crate) fn refuse(self, err: impl Fn() -> Error) {
         // A failed send means the requester is gone; nothing to do.
         match self {
-            Request::Append { reply, .. } => drop(reply.send(Err(err()))),
+            Request::Append { reply, .. } => reply.send(Err(err())),
             Request::Sync { reply } | Request::Shutdown { reply } => drop(reply.send(Err(err()))),
             Request::Tick => {}
         }
@@ -114,7 +115,7 @@ pub(crate) struct Writer {
     pub stopped: bool,
 }
 
-type AppendReq = (Vec<Vec<u8>>, Sender<Result<Committed>>);
+type AppendReq = (Vec<Vec<u8>>, AppendReply);
 
 /// Wraps a segment file whose frames end at `len`, filling zeros ahead
 /// under [`Durability::Sync`] only (see the module docs).
@@ -197,10 +198,10 @@ impl Writer {
                         .failed_writes
                         .fetch_add(1, Ordering::Relaxed);
                     for (_, reply) in appends {
-                        drop(reply.send(Err(Error::WriteFailed {
+                        reply.send(Err(Error::WriteFailed {
                             context: context.clone(),
                             source: std::io::Error::new(source.kind(), source.to_string()),
-                        })));
+                        }));
                     }
                     // The file is as it was before the batch (and durable):
                     // a sync request in the same batch is satisfied.
@@ -337,9 +338,9 @@ impl Writer {
         c.batches.fetch_add(1, Ordering::Relaxed);
         for (reply, first, count) in replies {
             let guard = Committed::new(Arc::clone(&self.shared), first, count, micros);
-            // If the appender is gone the guard comes back in the error and
-            // is dropped here, releasing its LSNs.
-            drop(reply.send(Ok(guard)));
+            // If the appender is gone the guard is dropped, releasing its
+            // LSNs.
+            reply.send(Ok(guard));
         }
     }
 
@@ -419,7 +420,7 @@ impl Writer {
 
 fn refuse_all(appends: Vec<AppendReq>, syncs: Vec<Sender<Result<()>>>, msg: &str) {
     for (_, reply) in appends {
-        drop(reply.send(Err(Error::Poisoned(msg.to_string()))));
+        reply.send(Err(Error::Poisoned(msg.to_string())));
     }
     for s in syncs {
         drop(s.send(Err(Error::Poisoned(msg.to_string()))));
