@@ -103,7 +103,9 @@ pub(crate) struct Inner {
     pub(crate) ttl_clock: std::sync::Arc<dyn Fn() -> u64 + Send + Sync>,
     /// Client request tokens of recent transactions: fingerprint and time.
     pub(crate) tokens: Mutex<HashMap<String, (u64, Instant)>>,
-    pub(crate) stripes: Box<[Mutex<()>]>,
+    /// Owned (`Arc`) so that an async write carries its guards to the
+    /// thread that finishes it.
+    pub(crate) stripes: Box<[Arc<Mutex<()>>]>,
     pub(crate) poisoned: Mutex<Option<Arc<Error>>>,
     pub(crate) closed: AtomicBool,
     pub(crate) writes: AtomicU64,
@@ -236,7 +238,7 @@ impl Database {
         let checkpoint_lsn = store.checkpoint_lsn()?;
         let inner = Arc::new(Inner {
             dir,
-            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            stripes: (0..STRIPES).map(|_| Arc::new(Mutex::new(()))).collect(),
             poisoned: Mutex::new(None),
             closed: AtomicBool::new(false),
             writes: AtomicU64::new(0),

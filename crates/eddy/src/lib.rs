@@ -49,10 +49,12 @@ mod destinations;
 mod error;
 mod ops;
 mod options;
+mod pending;
 mod publisher;
 mod replay;
 mod requests;
 mod snapshots;
+mod table;
 mod tables;
 mod tags;
 mod transactions;
@@ -69,12 +71,14 @@ pub use ops::{
     BatchGetOutput, ReturnValues, WriteRequest, MAX_BATCH_GET, MAX_BATCH_GET_BYTES, MAX_BATCH_WRITE,
 };
 pub use options::{Durability, Options};
+pub use pending::WriteFuture;
 pub use publisher::StreamingMetrics;
 pub use requests::{
     DeleteItemRequest, ExpressionAttributes, GetItemRequest, PutItemRequest, QueryOutput,
     QueryRequest, ScanRequest, Select, UpdateItemRequest,
 };
 pub use snapshots::StoreRebuild;
+pub use table::{Delete, Get, Put, Table};
 pub use tables::{IndexDescription, TableDescription, TableList};
 pub use transactions::{
     CancellationReason, TransactGetItem, TransactWriteItem, MAX_TRANSACTION_ITEMS, TOKEN_TTL,

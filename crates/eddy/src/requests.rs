@@ -9,17 +9,18 @@
 //! writes nothing and logs nothing.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use eddy_model::expr::{
     Condition, ExprError, ExpressionContext, KeyCondition, Projection, UpdateExpression,
 };
-use eddy_model::{AttributeValue, IndexKind, IndexProjection, Item};
+use eddy_model::{AttributeValue, IndexKind, IndexProjection, Item, TableDef};
 use eddy_store::{Query, Scan};
 
-use crate::db::Database;
+use crate::db::{Database, Inner};
 use crate::error::{Error, Result};
 use crate::ops::{only_none_or_all_old, ReturnValues};
-use crate::write::{Mutation, WriteOp};
+use crate::write::{Mutation, WriteOp, Written};
 
 /// `ExpressionAttributeNames` and `ExpressionAttributeValues`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -58,6 +59,89 @@ impl ExpressionAttributes {
 
 pub(crate) fn expr_error(e: ExprError) -> Error {
     Error::Validation(e.message().to_string())
+}
+
+/// A single-item write request with a condition.
+trait ConditionalWrite {
+    /// Its table, return values, condition and placeholders.
+    fn parts(&self) -> (&str, ReturnValues, &Option<String>, &ExpressionAttributes);
+}
+
+impl ConditionalWrite for PutItemRequest {
+    fn parts(&self) -> (&str, ReturnValues, &Option<String>, &ExpressionAttributes) {
+        (
+            &self.table_name,
+            self.return_values,
+            &self.condition_expression,
+            &self.attributes,
+        )
+    }
+}
+
+impl ConditionalWrite for DeleteItemRequest {
+    fn parts(&self) -> (&str, ReturnValues, &Option<String>, &ExpressionAttributes) {
+        (
+            &self.table_name,
+            self.return_values,
+            &self.condition_expression,
+            &self.attributes,
+        )
+    }
+}
+
+/// The checks a conditional single-item write passes before it is
+/// evaluated: its return values, its condition (parsed, every placeholder
+/// used), the database open and the table there.
+fn checked_write(
+    inner: &Inner,
+    request: &impl ConditionalWrite,
+) -> Result<(Arc<TableDef>, Option<Condition>)> {
+    let (table_name, return_values, condition_expression, attributes) = request.parts();
+    only_none_or_all_old(return_values)?;
+    let mut ctx = attributes.context()?;
+    let condition = parse_condition(condition_expression, &mut ctx)?;
+    ctx.check_all_used().map_err(expr_error)?;
+    inner.check_open()?;
+    Ok((inner.store.shared_table(table_name)?, condition))
+}
+
+/// The write of a PutItem request, its condition parsed and checked.
+pub(crate) fn put_op(inner: &Inner, request: PutItemRequest) -> Result<WriteOp<'static>> {
+    let (table, condition) = checked_write(inner, &request)?;
+    table.key_schema.validate_item(&request.item)?;
+    let key = table.key_schema.key_of(&request.item)?;
+    let (item, return_item) = (request.item, request.return_item_on_condition_failure);
+    Ok(WriteOp {
+        table,
+        key,
+        mutation: Mutation::With(Box::new(move |old| {
+            condition_failed(&condition, old, return_item)?;
+            Ok(Some(item))
+        })),
+    })
+}
+
+/// The write of a DeleteItem request, its condition parsed and checked.
+pub(crate) fn delete_op(inner: &Inner, request: DeleteItemRequest) -> Result<WriteOp<'static>> {
+    let (table, condition) = checked_write(inner, &request)?;
+    table.key_schema.validate_key(&request.key)?;
+    let return_item = request.return_item_on_condition_failure;
+    Ok(WriteOp {
+        table,
+        key: request.key,
+        mutation: Mutation::With(Box::new(move |old| {
+            condition_failed(&condition, old, return_item)?;
+            Ok(None)
+        })),
+    })
+}
+
+/// The old item of a single write, if `returns` asked for it.
+pub(crate) fn old_if_asked(returns: ReturnValues, mut written: Vec<Written>) -> Option<Item> {
+    match returns {
+        ReturnValues::AllOld => written.pop().and_then(|w| w.old),
+        _ => None,
+    }
 }
 
 /// A GetItem request with a projection.
@@ -270,50 +354,16 @@ impl Database {
 
     /// PutItem with a condition expression.
     pub fn put_item_with(&self, request: PutItemRequest) -> Result<Option<Item>> {
-        only_none_or_all_old(request.return_values)?;
-        let mut ctx = request.attributes.context()?;
-        let condition = parse_condition(&request.condition_expression, &mut ctx)?;
-        ctx.check_all_used().map_err(expr_error)?;
-        let table = self.inner.store.shared_table(&request.table_name)?;
-        table.key_schema.validate_item(&request.item)?;
-        let key = table.key_schema.key_of(&request.item)?;
-        let item = request.item;
-        let return_item = request.return_item_on_condition_failure;
-        let mut out = self.inner.write(vec![WriteOp {
-            table,
-            key,
-            mutation: Mutation::With(Box::new(move |old| {
-                condition_failed(&condition, old, return_item)?;
-                Ok(Some(item))
-            })),
-        }])?;
-        Ok(match request.return_values {
-            ReturnValues::AllOld => out.pop().and_then(|w| w.old),
-            _ => None,
-        })
+        let returns = request.return_values;
+        let op = put_op(&self.inner, request)?;
+        Ok(old_if_asked(returns, self.inner.write(vec![op])?))
     }
 
     /// DeleteItem with a condition expression.
     pub fn delete_item_with(&self, request: DeleteItemRequest) -> Result<Option<Item>> {
-        only_none_or_all_old(request.return_values)?;
-        let mut ctx = request.attributes.context()?;
-        let condition = parse_condition(&request.condition_expression, &mut ctx)?;
-        ctx.check_all_used().map_err(expr_error)?;
-        let table = self.inner.store.shared_table(&request.table_name)?;
-        table.key_schema.validate_key(&request.key)?;
-        let return_item = request.return_item_on_condition_failure;
-        let mut out = self.inner.write(vec![WriteOp {
-            table,
-            key: request.key,
-            mutation: Mutation::With(Box::new(move |old| {
-                condition_failed(&condition, old, return_item)?;
-                Ok(None)
-            })),
-        }])?;
-        Ok(match request.return_values {
-            ReturnValues::AllOld => out.pop().and_then(|w| w.old),
-            _ => None,
-        })
+        let returns = request.return_values;
+        let op = delete_op(&self.inner, request)?;
+        Ok(old_if_asked(returns, self.inner.write(vec![op])?))
     }
 
     /// UpdateItem with an update expression and a condition expression.

@@ -25,12 +25,13 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use eddy_model::{codec, Change, ChangeOrigin, Item, TableDef};
-use parking_lot::MutexGuard;
+use parking_lot::{ArcMutexGuard, RawMutex};
 
 use eddy_store::EncodedApply;
 
 use crate::db::Inner;
 use crate::error::{Error, Result};
+use crate::pending::PendingWrite;
 
 /// What a write does to its item.
 pub(crate) enum Mutation<'a> {
@@ -72,6 +73,30 @@ pub(crate) enum Mode {
     Transaction,
 }
 
+/// The guard of one lock stripe: owned, so that an async write's stripes
+/// travel with it to the thread that finishes it.
+pub(crate) type StripeGuard = ArcMutexGuard<RawMutex, ()>;
+
+/// A write group between its evaluation and its commit: the stripes it
+/// holds, the changes to log and what each op will return.
+struct Prepared {
+    _guards: Vec<StripeGuard>,
+    /// One per op; the changed ones are filled in once applied.
+    written: Vec<Written>,
+    /// For each change, its op's slot in `written`.
+    slots: Vec<usize>,
+    changes: Vec<Change>,
+    /// For each change, its encoded key.
+    keys: Vec<Vec<u8>>,
+}
+
+/// The payloads to log and the store values to apply for `changes`: each
+/// after image is encoded once, for the store, and copied into its change's
+/// payload.
+fn encode(changes: &[Change]) -> (Vec<Vec<u8>>, Vec<Option<Vec<u8>>>) {
+    changes.iter().map(codec::encode_change_and_after).unzip()
+}
+
 impl Inner {
     /// Performs a group of item writes atomically: all are logged in one
     /// log frame, or none is.
@@ -87,12 +112,65 @@ impl Inner {
         mode: Mode,
         origin: ChangeOrigin,
     ) -> Result<Vec<Written>> {
+        let prepared = self.prepare(ops, mode, origin)?;
+        if prepared.changes.is_empty() {
+            return Ok(prepared.written);
+        }
+        let (payloads, values) = encode(&prepared.changes);
+        let committed = self.log.append(payloads).map_err(|e| self.log_error(e))?;
+        self.finish(prepared, &values, committed)
+    }
+
+    /// [`Inner::write`] without waiting: the group is evaluated and queued
+    /// for the log now, and the returned future resolves once it is durable
+    /// and applied. The log's writer thread applies it to the store as
+    /// soon as it is durable, so a dropped future changes nothing: the
+    /// write completes (and its stripes are released) either way.
+    pub(crate) fn write_async(self: &Arc<Self>, ops: Vec<WriteOp<'_>>) -> PendingWrite {
+        let prepared = match self.prepare(ops, Mode::FirstError, ChangeOrigin::Application) {
+            Ok(p) => p,
+            Err(e) => return PendingWrite::ready(Err(e)),
+        };
+        if prepared.changes.is_empty() {
+            return PendingWrite::ready(Ok(prepared.written));
+        }
+        let (payloads, values) = encode(&prepared.changes);
+        let (tx, rx) = futures_channel::oneshot::channel();
+        let inner = Arc::clone(self);
+        let queued = self.log.append_then(payloads, move |outcome| {
+            let result = match outcome {
+                Ok(committed) => inner.finish(prepared, &values, committed),
+                Err(e) => Err(inner.log_error(e)),
+            };
+            // A dropped future: the write is done all the same.
+            drop(tx.send(result));
+        });
+        match queued {
+            // Refused before it was queued: the callback, and the stripes
+            // it held, are dropped.
+            Err(e) => PendingWrite::ready(Err(self.log_error(e))),
+            Ok(()) => PendingWrite::queued(rx),
+        }
+    }
+
+    /// The facade's error for a log error; a poisoned log poisons the
+    /// database.
+    fn log_error(&self, e: eddy_changelog::Error) -> Error {
+        match e {
+            eddy_changelog::Error::Poisoned(_) => self.poison(Error::Log(e)),
+            e => Error::Log(e),
+        }
+    }
+
+    /// Steps 1-3: lock the stripes, read the before images, compute the
+    /// after images, keep the changes.
+    fn prepare(&self, ops: Vec<WriteOp<'_>>, mode: Mode, origin: ChangeOrigin) -> Result<Prepared> {
         self.check_writable()?;
         let mut encoded = Vec::with_capacity(ops.len());
         for op in &ops {
             encoded.push(op.table.key_schema.encode_key(&op.key)?);
         }
-        let _guards = self.lock_stripes(
+        let guards = self.lock_stripes(
             ops.iter()
                 .map(|op| op.table.id)
                 .zip(encoded.iter().map(Vec::as_slice)),
@@ -103,10 +181,10 @@ impl Inner {
         let mut written: Vec<Written> = Vec::with_capacity(ops.len());
         let mut slots = Vec::new();
         let mut changes = Vec::new();
-        let mut changed_keys: Vec<&[u8]> = Vec::new();
+        let mut keys = Vec::new();
         let mut reasons: Vec<Option<Error>> = Vec::new();
-        for (op, key) in ops.into_iter().zip(&encoded) {
-            let old = self.store.get_by_encoded_key(&op.table, key)?;
+        for (op, key) in ops.into_iter().zip(encoded) {
+            let old = self.store.get_by_encoded_key(&op.table, &key)?;
             let new = match op.mutation {
                 Mutation::Put(item) => Ok(Some(item)),
                 Mutation::With(f) => f(old.as_ref()).and_then(|new| {
@@ -145,7 +223,7 @@ impl Inner {
                     new_image: new,
                     origin,
                 });
-                changed_keys.push(key);
+                keys.push(key);
                 written.push(Written {
                     old: None,
                     new: None,
@@ -161,9 +239,35 @@ impl Inner {
             });
         }
         self.writes.fetch_add(1, Ordering::Relaxed);
-        if !changes.is_empty() {
-            self.commit(&changes, &changed_keys)?;
-        }
+        Ok(Prepared {
+            _guards: guards,
+            written,
+            slots,
+            changes,
+            keys,
+        })
+    }
+
+    /// Step 5, once the group is durable: apply it to the store, then
+    /// release its LSNs and its stripes, and hand back the images.
+    fn finish(
+        &self,
+        prepared: Prepared,
+        values: &[Option<Vec<u8>>],
+        committed: eddy_changelog::Committed,
+    ) -> Result<Vec<Written>> {
+        let Prepared {
+            _guards,
+            mut written,
+            slots,
+            changes,
+            keys,
+        } = prepared;
+        self.apply(&changes, &keys, values)?;
+        drop(committed);
+        drop(_guards);
+        self.changes
+            .fetch_add(changes.len() as u64, Ordering::Relaxed);
         for (slot, c) in slots.into_iter().zip(changes) {
             written[slot] = Written {
                 old: c.old_image,
@@ -173,24 +277,20 @@ impl Inner {
         Ok(written)
     }
 
-    /// Logs `changes` as one group, then applies them to the store under
-    /// their (already encoded) keys.
-    fn commit(&self, changes: &[Change], keys: &[&[u8]]) -> Result<()> {
-        // Each after image is encoded once, for the store, and copied into
-        // its change's payload.
-        let (payloads, values): (Vec<Vec<u8>>, Vec<Option<Vec<u8>>>) =
-            changes.iter().map(codec::encode_change_and_after).unzip();
-        let committed = self.log.append(payloads).map_err(|e| match e {
-            eddy_changelog::Error::Poisoned(_) => self.poison(Error::Log(e)),
-            e => Error::Log(e),
-        })?;
+    /// Applies logged `changes` to the store under their encoded keys.
+    fn apply(
+        &self,
+        changes: &[Change],
+        keys: &[Vec<u8>],
+        values: &[Option<Vec<u8>>],
+    ) -> Result<()> {
         // The changes are durable; the store must now reflect them before
         // the stripes are released. If it cannot, reads would miss
         // acknowledged data: stop writing and let recovery fix the store.
         let applies: Vec<EncodedApply<'_>> = changes
             .iter()
             .zip(keys)
-            .zip(&values)
+            .zip(values)
             .map(|((c, key), value)| EncodedApply {
                 table_id: c.table_id,
                 key,
@@ -201,9 +301,6 @@ impl Inner {
         if let Err(e) = self.store.apply_encoded(&applies) {
             return Err(self.poison(Error::Store(e)));
         }
-        drop(committed);
-        self.changes
-            .fetch_add(changes.len() as u64, Ordering::Relaxed);
         Ok(())
     }
 
@@ -213,13 +310,16 @@ impl Inner {
     pub(crate) fn lock_stripes<'k>(
         &self,
         keys: impl Iterator<Item = (u64, &'k [u8])>,
-    ) -> Vec<MutexGuard<'_, ()>> {
+    ) -> Vec<StripeGuard> {
         let mut stripe_ids: Vec<usize> = keys
             .map(|(table, key)| self.stripe_of(table, key))
             .collect();
         stripe_ids.sort_unstable();
         stripe_ids.dedup();
-        stripe_ids.iter().map(|&i| self.stripes[i].lock()).collect()
+        stripe_ids
+            .iter()
+            .map(|&i| self.stripes[i].lock_arc())
+            .collect()
     }
 
     fn stripe_of(&self, table_id: u64, key: &[u8]) -> usize {

@@ -26,6 +26,8 @@ struct FaultState {
     enospc_new_files: AtomicBool,
     short_write: Mutex<Option<usize>>,
     sync_data_calls: AtomicU64,
+    /// A slow disk: every file `sync_data` takes this many milliseconds.
+    sync_delay_ms: AtomicU64,
     write_calls: AtomicU64,
 }
 
@@ -91,6 +93,14 @@ impl FaultFs {
         *self.state.short_write.lock() = Some(k);
     }
 
+    /// A slow disk: every later `sync_data` of a file takes `delay` (until
+    /// [`clear_faults`](FaultFs::clear_faults)). What queues meanwhile
+    /// shows group commit without relying on how fast the real disk is.
+    pub fn delay_syncs(&self, delay: std::time::Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.state.sync_delay_ms.store(ms, Ordering::SeqCst);
+    }
+
     /// Switch every fault off (counters are kept).
     pub fn clear_faults(&self) {
         self.state.fail_next_syncs.store(0, Ordering::SeqCst);
@@ -100,6 +110,7 @@ impl FaultFs {
         self.state.fail_set_len.store(false, Ordering::SeqCst);
         self.state.enospc_new_files.store(false, Ordering::SeqCst);
         *self.state.short_write.lock() = None;
+        self.state.sync_delay_ms.store(0, Ordering::SeqCst);
     }
 
     /// How many `sync_data` calls were made (failed ones included).
@@ -131,6 +142,10 @@ impl LogFile for FaultFile {
 
     fn sync_data(&mut self) -> io::Result<()> {
         self.state.sync_data_calls.fetch_add(1, Ordering::SeqCst);
+        let delay = self.state.sync_delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(delay));
+        }
         if self.state.fail_all_syncs.load(Ordering::SeqCst) {
             return Err(io::Error::from_raw_os_error(EIO));
         }

@@ -1,0 +1,328 @@
+//! [`Table`]: a handle on one table, and its request builders.
+//!
+//! Every request is a `#[must_use]` builder that ends in `.run()`, which
+//! blocks until the answer is durable, or in `.await`, which parks no
+//! thread: the write is evaluated when awaited (stripes locked, condition
+//! checked), queued for the change log, and completed by the log's writer
+//! thread once it is durable and applied. Both paths log each request as
+//! one atomic change, and a write is visible to reads only once it is
+//! durable under the database's [`Durability`](crate::Durability).
+//!
+//! A dropped future does not cancel its write: once queued, the change is
+//! logged and applied all the same (a logged change cannot be taken back).
+//!
+//! The handle names its table: a table deleted and created again under the
+//! same name is the new table to a handle taken before.
+
+use std::future::{IntoFuture, Ready};
+use std::sync::Arc;
+
+use eddy_model::{AttributeValue, Item};
+
+use crate::db::Database;
+use crate::error::Result;
+use crate::ops::ReturnValues;
+use crate::pending::WriteFuture;
+use crate::requests::{
+    delete_op, old_if_asked, put_op, DeleteItemRequest, ExpressionAttributes, GetItemRequest,
+    PutItemRequest,
+};
+use crate::write::WriteOp;
+
+/// A handle on one table of a [`Database`]; from [`Database::table`].
+/// Cheap to clone, `Send` and `Sync`.
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// use eddy::{Database, Item, KeySchema, KeyType};
+/// let db = Database::open(dir.path())?;
+/// db.create_table("orders", KeySchema::new("id", KeyType::S))?;
+/// let orders = db.table("orders")?;
+/// orders.put(Item::new().with("id", "o1").with("total", 12)).run()?;
+/// // Only if absent: a second put of the same key fails its condition.
+/// let again = orders
+///     .put(Item::new().with("id", "o1").with("total", 99))
+///     .condition("attribute_not_exists(id)")
+///     .run();
+/// assert!(matches!(again, Err(eddy::Error::ConditionalCheckFailed { .. })));
+/// let got = orders.get(Item::new().with("id", "o1")).run()?.unwrap();
+/// assert_eq!(got.get("total"), Some(&12.into()));
+/// let old = orders.delete(Item::new().with("id", "o1")).return_old().run()?;
+/// assert_eq!(old, Some(got));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// The same requests, awaited (any executor; here tokio's):
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// # use eddy::{Database, Item, KeySchema, KeyType};
+/// # let db = Database::open(dir.path())?;
+/// # db.create_table("orders", KeySchema::new("id", KeyType::S))?;
+/// let orders = db.table("orders")?;
+/// let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+/// runtime.block_on(async {
+///     orders.put(Item::new().with("id", "o2")).await?;
+///     let got = orders.get(Item::new().with("id", "o2")).await?;
+///     assert!(got.is_some());
+///     Ok::<_, eddy::Error>(())
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Table {
+    /// Keeps the database open while the handle lives.
+    db: Database,
+    name: Arc<str>,
+}
+
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table").field("name", &self.name).finish()
+    }
+}
+
+impl Database {
+    /// A handle on the table `name`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TableNotFound`](crate::Error::TableNotFound) if there is
+    /// no such table; [`Error::Closed`](crate::Error::Closed).
+    pub fn table(&self, name: &str) -> Result<Table> {
+        self.inner.check_open()?;
+        self.inner.store.shared_table(name)?;
+        Ok(Table {
+            db: self.clone(),
+            name: name.into(),
+        })
+    }
+}
+
+impl Table {
+    /// The table's name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Creates or replaces the item (PutItem).
+    pub fn put(&self, item: Item) -> Put<'_> {
+        Put {
+            table: self,
+            request: PutItemRequest {
+                table_name: self.name.to_string(),
+                item,
+                ..Default::default()
+            },
+        }
+    }
+
+    /// Deletes the item with this key (DeleteItem). Deleting a missing
+    /// item succeeds and logs nothing.
+    pub fn delete(&self, key: Item) -> Delete<'_> {
+        Delete {
+            table: self,
+            request: DeleteItemRequest {
+                table_name: self.name.to_string(),
+                key,
+                ..Default::default()
+            },
+        }
+    }
+
+    /// Reads the item with this key (GetItem); every acknowledged write is
+    /// visible.
+    pub fn get(&self, key: Item) -> Get<'_> {
+        Get {
+            table: self,
+            request: GetItemRequest {
+                table_name: self.name.to_string(),
+                key,
+                ..Default::default()
+            },
+        }
+    }
+
+    /// The future of a write: queued now, answered by the log's writer
+    /// thread once durable and applied.
+    fn write_async<T>(
+        &self,
+        op: Result<WriteOp<'static>>,
+        answer: impl FnOnce(Vec<crate::write::Written>) -> T + Send + 'static,
+    ) -> WriteFuture<T> {
+        let pending = match op {
+            Ok(op) => self.db.inner.write_async(vec![op]),
+            Err(e) => crate::pending::PendingWrite::ready(Err(e)),
+        };
+        WriteFuture::new(pending, answer)
+    }
+}
+
+/// Placeholders and a condition, shared by the write builders.
+macro_rules! expression_methods {
+    () => {
+        /// Only if this condition expression holds for the current item;
+        /// otherwise the request fails with
+        /// [`Error::ConditionalCheckFailed`](crate::Error::ConditionalCheckFailed)
+        /// and writes nothing.
+        pub fn condition(mut self, expression: impl Into<String>) -> Self {
+            self.request.condition_expression = Some(expression.into());
+            self
+        }
+
+        /// Defines the name placeholder `#placeholder` of the expressions.
+        pub fn name(self, placeholder: impl Into<String>, name: impl Into<String>) -> Self {
+            self.placeholders(|a| a.name(placeholder, name))
+        }
+
+        /// Defines the value placeholder `:placeholder` of the expressions.
+        pub fn value(
+            self,
+            placeholder: impl Into<String>,
+            value: impl Into<AttributeValue>,
+        ) -> Self {
+            self.placeholders(|a| a.value(placeholder, value))
+        }
+
+        fn placeholders(
+            mut self,
+            add: impl FnOnce(ExpressionAttributes) -> ExpressionAttributes,
+        ) -> Self {
+            self.request.attributes = add(std::mem::take(&mut self.request.attributes));
+            self
+        }
+
+        /// Answers with the item as it was before the write (`ALL_OLD`),
+        /// `None` if there was none.
+        pub fn return_old(mut self) -> Self {
+            self.request.return_values = ReturnValues::AllOld;
+            self
+        }
+
+        /// When the condition fails, the error carries the current item
+        /// (`ReturnValuesOnConditionCheckFailure = ALL_OLD`).
+        pub fn old_item_on_condition_failure(mut self) -> Self {
+            self.request.return_item_on_condition_failure = true;
+            self
+        }
+    };
+}
+
+/// A put; from [`Table::put`]. Answers `None`, or the old item after
+/// [`return_old`](Put::return_old).
+#[must_use = "a request does nothing until .run() or .await"]
+#[derive(Debug)]
+pub struct Put<'t> {
+    table: &'t Table,
+    request: PutItemRequest,
+}
+
+impl Put<'_> {
+    expression_methods!();
+
+    /// Writes, and blocks until the change is durable.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Validation`](crate::Error::Validation) for an item or
+    /// expression that breaks a rule,
+    /// [`Error::ConditionalCheckFailed`](crate::Error::ConditionalCheckFailed),
+    /// [`Error::TableNotFound`](crate::Error::TableNotFound), and the
+    /// storage errors of [`Error::kind`](crate::Error::kind) `Storage`.
+    pub fn run(self) -> Result<Option<Item>> {
+        self.table.db.put_item_with(self.request)
+    }
+}
+
+impl IntoFuture for Put<'_> {
+    type Output = Result<Option<Item>>;
+    type IntoFuture = WriteFuture<Option<Item>>;
+
+    /// The errors of [`Put::run`].
+    fn into_future(self) -> Self::IntoFuture {
+        let returns = self.request.return_values;
+        let op = put_op(&self.table.db.inner, self.request);
+        self.table
+            .write_async(op, move |written| old_if_asked(returns, written))
+    }
+}
+
+/// A delete; from [`Table::delete`]. Answers `None`, or the old item after
+/// [`return_old`](Delete::return_old).
+#[must_use = "a request does nothing until .run() or .await"]
+#[derive(Debug)]
+pub struct Delete<'t> {
+    table: &'t Table,
+    request: DeleteItemRequest,
+}
+
+impl Delete<'_> {
+    expression_methods!();
+
+    /// Deletes, and blocks until the change is durable.
+    ///
+    /// # Errors
+    ///
+    /// As [`Put::run`].
+    pub fn run(self) -> Result<Option<Item>> {
+        self.table.db.delete_item_with(self.request)
+    }
+}
+
+impl IntoFuture for Delete<'_> {
+    type Output = Result<Option<Item>>;
+    type IntoFuture = WriteFuture<Option<Item>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let returns = self.request.return_values;
+        let op = delete_op(&self.table.db.inner, self.request);
+        self.table
+            .write_async(op, move |written| old_if_asked(returns, written))
+    }
+}
+
+/// A read by key; from [`Table::get`]. Answers the item, or `None`.
+#[must_use = "a request does nothing until .run() or .await"]
+#[derive(Debug)]
+pub struct Get<'t> {
+    table: &'t Table,
+    request: GetItemRequest,
+}
+
+impl Get<'_> {
+    /// Returns only these attributes (a projection expression, such as
+    /// `"id, #n, address.city"`).
+    pub fn projection(mut self, expression: impl Into<String>) -> Self {
+        self.request.projection_expression = Some(expression.into());
+        self
+    }
+
+    /// Defines the name placeholder `#placeholder` of the projection.
+    pub fn name(mut self, placeholder: impl Into<String>, name: impl Into<String>) -> Self {
+        self.request.attributes =
+            std::mem::take(&mut self.request.attributes).name(placeholder, name);
+        self
+    }
+
+    /// Reads the item. A read does not wait for anything to be durable.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Validation`](crate::Error::Validation) for a bad key or
+    /// projection, [`Error::TableNotFound`](crate::Error::TableNotFound),
+    /// [`Error::Closed`](crate::Error::Closed), and storage errors.
+    pub fn run(self) -> Result<Option<Item>> {
+        self.table.db.get_item_with(self.request)
+    }
+}
+
+impl IntoFuture for Get<'_> {
+    type Output = Result<Option<Item>>;
+    type IntoFuture = Ready<Result<Option<Item>>>;
+
+    /// Reads at once: a read never waits for an fsync.
+    fn into_future(self) -> Self::IntoFuture {
+        std::future::ready(self.run())
+    }
+}

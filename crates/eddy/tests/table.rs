@@ -1,0 +1,234 @@
+//! The `Table` handle: its request builders, blocking and awaited.
+#![allow(clippy::unwrap_used)]
+
+use std::future::IntoFuture;
+use std::sync::Arc;
+use std::time::Duration;
+
+use eddy::crates::changelog::io::fault::FaultFs;
+use eddy::{Database, Error, ErrorKind, Item, KeySchema, KeyType, Options};
+
+fn key(i: u32) -> Item {
+    Item::new().with("id", format!("k{i}"))
+}
+
+fn open(dir: &std::path::Path, options: Options) -> Database {
+    let db = Database::open_with(dir, options).unwrap();
+    if db.table("items").is_err() {
+        db.create_table("items", KeySchema::new("id", KeyType::S))
+            .unwrap();
+    }
+    db
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_handle_needs_its_table_and_keeps_the_database_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path(), Options::new());
+    let missing = db.table("nope").unwrap_err();
+    assert!(matches!(missing, Error::TableNotFound(_)), "{missing:?}");
+    let items = db.table("items").unwrap();
+    assert_eq!(items.name(), "items");
+    drop(db);
+    // The handle holds the database.
+    items.put(key(1)).run().unwrap();
+    assert_eq!(items.get(key(1)).run().unwrap(), Some(key(1)));
+}
+
+#[test]
+fn blocking_requests_with_conditions_placeholders_and_old_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path(), Options::new());
+    let items = db.table("items").unwrap();
+    let v1 = key(1).with("n", 1).with("name", "one");
+    assert_eq!(items.put(v1.clone()).return_old().run().unwrap(), None);
+    let refused = items
+        .put(key(1).with("n", 2))
+        .condition("#n < :min")
+        .name("#n", "n")
+        .value(":min", 0)
+        .old_item_on_condition_failure()
+        .run()
+        .unwrap_err();
+    match &refused {
+        Error::ConditionalCheckFailed { item } => assert_eq!(item.as_ref(), Some(&v1)),
+        other => panic!("expected ConditionalCheckFailed, got {other:?}"),
+    }
+    let lsn = db.last_lsn();
+    let old = items
+        .put(key(1).with("n", 2))
+        .condition("n = :one")
+        .value(":one", 1)
+        .return_old()
+        .run()
+        .unwrap();
+    assert_eq!(old, Some(v1));
+    assert_eq!(db.last_lsn(), lsn + 1, "one change logged");
+    let projected = items
+        .get(key(1))
+        .projection("#n")
+        .name("#n", "n")
+        .run()
+        .unwrap();
+    assert_eq!(projected, Some(Item::new().with("n", 2)));
+    let bad = items.put(Item::new().with("other", 1)).run().unwrap_err();
+    assert_eq!(bad.kind(), ErrorKind::InvalidRequest, "{bad:?}");
+    let unused = items.delete(key(1)).value(":unused", 1).run().unwrap_err();
+    assert_eq!(unused.kind(), ErrorKind::InvalidRequest, "{unused:?}");
+    assert!(items.delete(key(1)).return_old().run().unwrap().is_some());
+    assert_eq!(items.get(key(1)).run().unwrap(), None);
+}
+
+#[test]
+fn an_awaited_write_is_durable_and_visible_when_it_resolves() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = open(dir.path(), Options::new());
+        let items = db.table("items").unwrap();
+        runtime().block_on(async {
+            for i in 0..20 {
+                items.put(key(i).with("n", i)).await.unwrap();
+                // Read-your-writes as soon as the future resolves.
+                assert_eq!(items.get(key(i)).await.unwrap(), Some(key(i).with("n", i)));
+            }
+            let old = items.delete(key(0)).return_old().await.unwrap();
+            assert_eq!(old, Some(key(0).with("n", 0)));
+            let refused = items
+                .put(key(1))
+                .condition("attribute_not_exists(id)")
+                .await
+                .unwrap_err();
+            assert!(matches!(refused, Error::ConditionalCheckFailed { .. }));
+        });
+    }
+    let db = open(dir.path(), Options::new());
+    let items = db.table("items").unwrap();
+    assert_eq!(items.get(key(0)).run().unwrap(), None);
+    for i in 1..20 {
+        assert_eq!(items.get(key(i)).run().unwrap(), Some(key(i).with("n", i)));
+    }
+}
+
+#[test]
+fn concurrent_futures_on_one_thread_share_fsyncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = Arc::new(FaultFs::new());
+    let db = open(dir.path(), Options::new().log_fs(fs.clone()));
+    let items = db.table("items").unwrap();
+    // A slow disk: 100 writes queue while the first fsync runs.
+    fs.delay_syncs(Duration::from_millis(50));
+    let syncs = fs.sync_data_calls();
+    let pending: Vec<_> = (0..100).map(|i| items.put(key(i)).into_future()).collect();
+    runtime().block_on(async {
+        for p in pending {
+            p.await.unwrap();
+        }
+    });
+    fs.clear_faults();
+    let used = fs.sync_data_calls() - syncs;
+    assert!(used <= 5, "100 writes from one thread took {used} fsyncs");
+    for i in 0..100 {
+        assert_eq!(items.get(key(i)).run().unwrap(), Some(key(i)));
+    }
+}
+
+#[test]
+fn futures_from_many_tasks_on_two_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path(), Options::new());
+    let items = db.table("items").unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let tasks: Vec<_> = (0..8u32)
+            .map(|t| {
+                let items = items.clone();
+                tokio::spawn(async move {
+                    for i in 0..25 {
+                        items.put(key(t * 100 + i)).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    let page = db.scan("items", &eddy::Scan::default()).unwrap();
+    assert_eq!(page.items.len(), 200);
+}
+
+#[test]
+fn a_dropped_future_does_not_cancel_its_write() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = open(dir.path(), Options::new());
+        let items = db.table("items").unwrap();
+        let lsn = db.last_lsn();
+        drop(items.put(key(7)).into_future());
+        // Queued when it became a future: logged and applied all the same.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while items.get(key(7)).run().unwrap().is_none() {
+            assert!(std::time::Instant::now() < deadline, "never applied");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(db.last_lsn(), lsn + 1);
+        // Its stripe was released: the same item can be written again.
+        items.put(key(7).with("again", true)).run().unwrap();
+    }
+    let db = open(dir.path(), Options::new());
+    let items = db.table("items").unwrap();
+    assert_eq!(
+        items.get(key(7)).run().unwrap(),
+        Some(key(7).with("again", true))
+    );
+}
+
+#[test]
+fn a_failed_fsync_fails_the_future_and_poisons_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = Arc::new(FaultFs::new());
+    let db = open(dir.path(), Options::new().log_fs(fs.clone()));
+    let items = db.table("items").unwrap();
+    let rt = runtime();
+    rt.block_on(items.put(key(1)).into_future()).unwrap();
+    fs.fail_next_syncs(1);
+    let err = rt.block_on(items.put(key(2)).into_future()).unwrap_err();
+    assert!(matches!(err, Error::Poisoned { .. }), "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::Storage);
+    fs.clear_faults();
+    let later = rt.block_on(items.put(key(3)).into_future()).unwrap_err();
+    assert!(matches!(later, Error::Poisoned { .. }), "{later:?}");
+    // Reads go on; the acknowledged write is there.
+    assert_eq!(items.get(key(1)).run().unwrap(), Some(key(1)));
+    drop(items);
+    drop(db);
+    let db = open(dir.path(), Options::new());
+    let items = db.table("items").unwrap();
+    assert_eq!(items.get(key(1)).run().unwrap(), Some(key(1)));
+    assert_eq!(
+        items.get(key(3)).run().unwrap(),
+        None,
+        "refused, never logged"
+    );
+}
+
+#[test]
+fn write_futures_are_send_and_static() {
+    fn assert_send<T: Send + 'static>(_: &T) {}
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path(), Options::new());
+    let items = db.table("items").unwrap();
+    let future = items.put(key(1)).into_future();
+    assert_send(&future);
+    runtime().block_on(future).unwrap();
+}
