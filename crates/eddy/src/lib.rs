@@ -47,6 +47,7 @@ mod consumer;
 mod db;
 mod destinations;
 mod error;
+mod item_writes;
 mod ops;
 mod options;
 mod pending;
@@ -78,7 +79,7 @@ pub use requests::{
     QueryRequest, ScanRequest, Select, UpdateItemRequest,
 };
 pub use snapshots::StoreRebuild;
-pub use table::{Delete, Get, Put, Table};
+pub use table::{DeleteItem, GetItem, PutItem, Table, UpdateItem};
 pub use tables::{IndexDescription, TableDescription, TableList};
 pub use transactions::{
     CancellationReason, TransactGetItem, TransactWriteItem, MAX_TRANSACTION_ITEMS, TOKEN_TTL,

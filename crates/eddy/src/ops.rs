@@ -8,8 +8,9 @@ use eddy_store::{Page, Query, Scan};
 
 use crate::db::Database;
 use crate::error::{Error, Result};
+use crate::item_writes::{old_if_asked, update_op, UpdateOp};
 use crate::update::Update;
-use crate::write::{validation, Mutation, WriteOp, Written};
+use crate::write::{validation, Mutation, WriteOp};
 
 /// Which item image a write returns, as DynamoDB's `ReturnValues`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -66,12 +67,12 @@ impl Database {
         let table = self.table_def(table)?;
         table.key_schema.validate_item(&item)?;
         let key = table.key_schema.key_of(&item)?;
-        let mut out = self.inner.write(vec![WriteOp {
+        let out = self.inner.write(vec![WriteOp {
             table,
             key,
             mutation: Mutation::Put(item),
         }])?;
-        Ok(pick_old(returns, out.pop()))
+        Ok(old_if_asked(returns, out))
     }
 
     /// Reads an item by its key (read-your-writes: every acknowledged write
@@ -92,12 +93,12 @@ impl Database {
         only_none_or_all_old(returns)?;
         let table = self.table_def(table)?;
         table.key_schema.validate_key(key)?;
-        let mut out = self.inner.write(vec![WriteOp {
+        let out = self.inner.write(vec![WriteOp {
             table,
             key: key.clone(),
             mutation: Mutation::With(Box::new(|_| Ok(None))),
         }])?;
-        Ok(pick_old(returns, out.pop()))
+        Ok(old_if_asked(returns, out))
     }
 
     /// Updates an item's attributes, creating the item if it does not exist.
@@ -121,36 +122,19 @@ impl Database {
         update: Update,
         returns: ReturnValues,
     ) -> Result<Option<Item>> {
-        let table = self.table_def(table)?;
-        table.key_schema.validate_key(key)?;
-        update.validate(&table.key_schema)?;
-        let touched: Vec<String> = update.touched().map(str::to_string).collect();
-        let key_for_mutation = key.clone();
-        let mut out = self.inner.write(vec![WriteOp {
-            table,
-            key: key.clone(),
-            mutation: Mutation::With(Box::new(move |old| {
-                update.apply(old, &key_for_mutation).map(Some)
-            })),
-        }])?;
-        let Some(Written { old, new }) = out.pop() else {
-            return Ok(None);
-        };
-        let only_touched = |item: Option<Item>| {
-            item.map(|i| {
-                i.into_iter()
-                    .filter(|(name, _)| touched.contains(name))
-                    .collect::<Item>()
-            })
-            .filter(|i| !i.is_empty())
-        };
-        Ok(match returns {
-            ReturnValues::None => None,
-            ReturnValues::AllOld => old,
-            ReturnValues::AllNew => new,
-            ReturnValues::UpdatedOld => only_touched(old),
-            ReturnValues::UpdatedNew => only_touched(new),
-        })
+        let (op, answer) = update_op(
+            &self.inner,
+            UpdateOp {
+                table_name: table.to_string(),
+                key: key.clone(),
+                update,
+                condition_expression: None,
+                attributes: Default::default(),
+                return_values: returns,
+                return_item_on_condition_failure: false,
+            },
+        )?;
+        Ok(answer(self.inner.write(vec![op])?))
     }
 
     /// Queries one partition, optionally narrowed by a sort-key condition,
@@ -256,12 +240,5 @@ pub(crate) fn only_none_or_all_old(returns: ReturnValues) -> Result<()> {
         other => Err(Error::Validation(format!(
             "Return values set to invalid value: ReturnValues can only be NONE or ALL_OLD for this operation, got {other:?}"
         ))),
-    }
-}
-
-fn pick_old(returns: ReturnValues, written: Option<Written>) -> Option<Item> {
-    match returns {
-        ReturnValues::AllOld => written.and_then(|w| w.old),
-        _ => None,
     }
 }

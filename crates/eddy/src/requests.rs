@@ -9,18 +9,18 @@
 //! writes nothing and logs nothing.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use eddy_model::expr::{
     Condition, ExprError, ExpressionContext, KeyCondition, Projection, UpdateExpression,
 };
-use eddy_model::{AttributeValue, IndexKind, IndexProjection, Item, TableDef};
+use eddy_model::{AttributeValue, IndexKind, IndexProjection, Item};
 use eddy_store::{Query, Scan};
 
-use crate::db::{Database, Inner};
+use crate::db::Database;
 use crate::error::{Error, Result};
-use crate::ops::{only_none_or_all_old, ReturnValues};
-use crate::write::{Mutation, WriteOp, Written};
+use crate::item_writes::{delete_op, old_if_asked, put_op};
+use crate::ops::ReturnValues;
+use crate::write::{Mutation, WriteOp};
 
 /// `ExpressionAttributeNames` and `ExpressionAttributeValues`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -59,89 +59,6 @@ impl ExpressionAttributes {
 
 pub(crate) fn expr_error(e: ExprError) -> Error {
     Error::Validation(e.message().to_string())
-}
-
-/// A single-item write request with a condition.
-trait ConditionalWrite {
-    /// Its table, return values, condition and placeholders.
-    fn parts(&self) -> (&str, ReturnValues, &Option<String>, &ExpressionAttributes);
-}
-
-impl ConditionalWrite for PutItemRequest {
-    fn parts(&self) -> (&str, ReturnValues, &Option<String>, &ExpressionAttributes) {
-        (
-            &self.table_name,
-            self.return_values,
-            &self.condition_expression,
-            &self.attributes,
-        )
-    }
-}
-
-impl ConditionalWrite for DeleteItemRequest {
-    fn parts(&self) -> (&str, ReturnValues, &Option<String>, &ExpressionAttributes) {
-        (
-            &self.table_name,
-            self.return_values,
-            &self.condition_expression,
-            &self.attributes,
-        )
-    }
-}
-
-/// The checks a conditional single-item write passes before it is
-/// evaluated: its return values, its condition (parsed, every placeholder
-/// used), the database open and the table there.
-fn checked_write(
-    inner: &Inner,
-    request: &impl ConditionalWrite,
-) -> Result<(Arc<TableDef>, Option<Condition>)> {
-    let (table_name, return_values, condition_expression, attributes) = request.parts();
-    only_none_or_all_old(return_values)?;
-    let mut ctx = attributes.context()?;
-    let condition = parse_condition(condition_expression, &mut ctx)?;
-    ctx.check_all_used().map_err(expr_error)?;
-    inner.check_open()?;
-    Ok((inner.store.shared_table(table_name)?, condition))
-}
-
-/// The write of a PutItem request, its condition parsed and checked.
-pub(crate) fn put_op(inner: &Inner, request: PutItemRequest) -> Result<WriteOp<'static>> {
-    let (table, condition) = checked_write(inner, &request)?;
-    table.key_schema.validate_item(&request.item)?;
-    let key = table.key_schema.key_of(&request.item)?;
-    let (item, return_item) = (request.item, request.return_item_on_condition_failure);
-    Ok(WriteOp {
-        table,
-        key,
-        mutation: Mutation::With(Box::new(move |old| {
-            condition_failed(&condition, old, return_item)?;
-            Ok(Some(item))
-        })),
-    })
-}
-
-/// The write of a DeleteItem request, its condition parsed and checked.
-pub(crate) fn delete_op(inner: &Inner, request: DeleteItemRequest) -> Result<WriteOp<'static>> {
-    let (table, condition) = checked_write(inner, &request)?;
-    table.key_schema.validate_key(&request.key)?;
-    let return_item = request.return_item_on_condition_failure;
-    Ok(WriteOp {
-        table,
-        key: request.key,
-        mutation: Mutation::With(Box::new(move |old| {
-            condition_failed(&condition, old, return_item)?;
-            Ok(None)
-        })),
-    })
-}
-
-/// The old item of a single write, if `returns` asked for it.
-pub(crate) fn old_if_asked(returns: ReturnValues, mut written: Vec<Written>) -> Option<Item> {
-    match returns {
-        ReturnValues::AllOld => written.pop().and_then(|w| w.old),
-        _ => None,
-    }
 }
 
 /// A GetItem request with a projection.

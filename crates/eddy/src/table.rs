@@ -21,12 +21,11 @@ use eddy_model::{AttributeValue, Item};
 
 use crate::db::Database;
 use crate::error::Result;
+use crate::item_writes::{delete_op, old_if_asked, put_op, update_op, UpdateOp};
 use crate::ops::ReturnValues;
 use crate::pending::WriteFuture;
-use crate::requests::{
-    delete_op, old_if_asked, put_op, DeleteItemRequest, ExpressionAttributes, GetItemRequest,
-    PutItemRequest,
-};
+use crate::requests::{DeleteItemRequest, ExpressionAttributes, GetItemRequest, PutItemRequest};
+use crate::update::Update;
 use crate::write::WriteOp;
 
 /// A handle on one table of a [`Database`]; from [`Database::table`].
@@ -107,8 +106,8 @@ impl Table {
     }
 
     /// Creates or replaces the item (PutItem).
-    pub fn put(&self, item: Item) -> Put<'_> {
-        Put {
+    pub fn put(&self, item: Item) -> PutItem<'_> {
+        PutItem {
             table: self,
             request: PutItemRequest {
                 table_name: self.name.to_string(),
@@ -120,8 +119,8 @@ impl Table {
 
     /// Deletes the item with this key (DeleteItem). Deleting a missing
     /// item succeeds and logs nothing.
-    pub fn delete(&self, key: Item) -> Delete<'_> {
-        Delete {
+    pub fn delete(&self, key: Item) -> DeleteItem<'_> {
+        DeleteItem {
             table: self,
             request: DeleteItemRequest {
                 table_name: self.name.to_string(),
@@ -131,10 +130,27 @@ impl Table {
         }
     }
 
+    /// Updates the attributes of the item with this key (UpdateItem),
+    /// creating it if it does not exist.
+    pub fn update(&self, key: Item, update: Update) -> UpdateItem<'_> {
+        UpdateItem {
+            table: self,
+            request: UpdateOp {
+                table_name: self.name.to_string(),
+                key,
+                update,
+                condition_expression: None,
+                attributes: ExpressionAttributes::default(),
+                return_values: ReturnValues::None,
+                return_item_on_condition_failure: false,
+            },
+        }
+    }
+
     /// Reads the item with this key (GetItem); every acknowledged write is
     /// visible.
-    pub fn get(&self, key: Item) -> Get<'_> {
-        Get {
+    pub fn get(&self, key: Item) -> GetItem<'_> {
+        GetItem {
             table: self,
             request: GetItemRequest {
                 table_name: self.name.to_string(),
@@ -160,7 +176,7 @@ impl Table {
 }
 
 /// Placeholders and a condition, shared by the write builders.
-macro_rules! expression_methods {
+macro_rules! condition_methods {
     () => {
         /// Only if this condition expression holds for the current item;
         /// otherwise the request fails with
@@ -193,13 +209,6 @@ macro_rules! expression_methods {
             self
         }
 
-        /// Answers with the item as it was before the write (`ALL_OLD`),
-        /// `None` if there was none.
-        pub fn return_old(mut self) -> Self {
-            self.request.return_values = ReturnValues::AllOld;
-            self
-        }
-
         /// When the condition fails, the error carries the current item
         /// (`ReturnValuesOnConditionCheckFailure = ALL_OLD`).
         pub fn old_item_on_condition_failure(mut self) -> Self {
@@ -210,16 +219,23 @@ macro_rules! expression_methods {
 }
 
 /// A put; from [`Table::put`]. Answers `None`, or the old item after
-/// [`return_old`](Put::return_old).
+/// [`return_old`](PutItem::return_old).
 #[must_use = "a request does nothing until .run() or .await"]
 #[derive(Debug)]
-pub struct Put<'t> {
+pub struct PutItem<'t> {
     table: &'t Table,
     request: PutItemRequest,
 }
 
-impl Put<'_> {
-    expression_methods!();
+impl PutItem<'_> {
+    condition_methods!();
+
+    /// Answers with the item as it was before the write (`ALL_OLD`),
+    /// `None` if there was none.
+    pub fn return_old(mut self) -> Self {
+        self.request.return_values = ReturnValues::AllOld;
+        self
+    }
 
     /// Writes, and blocks until the change is durable.
     ///
@@ -235,11 +251,11 @@ impl Put<'_> {
     }
 }
 
-impl IntoFuture for Put<'_> {
+impl IntoFuture for PutItem<'_> {
     type Output = Result<Option<Item>>;
     type IntoFuture = WriteFuture<Option<Item>>;
 
-    /// The errors of [`Put::run`].
+    /// The errors of [`PutItem::run`].
     fn into_future(self) -> Self::IntoFuture {
         let returns = self.request.return_values;
         let op = put_op(&self.table.db.inner, self.request);
@@ -249,28 +265,35 @@ impl IntoFuture for Put<'_> {
 }
 
 /// A delete; from [`Table::delete`]. Answers `None`, or the old item after
-/// [`return_old`](Delete::return_old).
+/// [`return_old`](DeleteItem::return_old).
 #[must_use = "a request does nothing until .run() or .await"]
 #[derive(Debug)]
-pub struct Delete<'t> {
+pub struct DeleteItem<'t> {
     table: &'t Table,
     request: DeleteItemRequest,
 }
 
-impl Delete<'_> {
-    expression_methods!();
+impl DeleteItem<'_> {
+    condition_methods!();
+
+    /// Answers with the item as it was before the write (`ALL_OLD`),
+    /// `None` if there was none.
+    pub fn return_old(mut self) -> Self {
+        self.request.return_values = ReturnValues::AllOld;
+        self
+    }
 
     /// Deletes, and blocks until the change is durable.
     ///
     /// # Errors
     ///
-    /// As [`Put::run`].
+    /// As [`PutItem::run`].
     pub fn run(self) -> Result<Option<Item>> {
         self.table.db.delete_item_with(self.request)
     }
 }
 
-impl IntoFuture for Delete<'_> {
+impl IntoFuture for DeleteItem<'_> {
     type Output = Result<Option<Item>>;
     type IntoFuture = WriteFuture<Option<Item>>;
 
@@ -282,15 +305,68 @@ impl IntoFuture for Delete<'_> {
     }
 }
 
+/// An update; from [`Table::update`]. Answers what
+/// [`returning`](UpdateItem::returning) asks for (`None` by default).
+#[must_use = "a request does nothing until .run() or .await"]
+pub struct UpdateItem<'t> {
+    table: &'t Table,
+    request: UpdateOp,
+}
+
+impl std::fmt::Debug for UpdateItem<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpdateItem")
+            .field("table", &self.request.table_name)
+            .field("key", &self.request.key)
+            .field("update", &self.request.update)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UpdateItem<'_> {
+    condition_methods!();
+
+    /// Answers with these images of the item: all of it or only the
+    /// updated attributes, before or after the update.
+    pub fn returning(mut self, values: ReturnValues) -> Self {
+        self.request.return_values = values;
+        self
+    }
+
+    /// Updates, and blocks until the change is durable.
+    ///
+    /// # Errors
+    ///
+    /// As [`PutItem::run`]; also [`Error::Validation`](crate::Error::Validation)
+    /// for an update of a key attribute, two actions on one attribute, or
+    /// an `ADD` or `DELETE` of the wrong type for the stored value.
+    pub fn run(self) -> Result<Option<Item>> {
+        let (op, answer) = update_op(&self.table.db.inner, self.request)?;
+        Ok(answer(self.table.db.inner.write(vec![op])?))
+    }
+}
+
+impl IntoFuture for UpdateItem<'_> {
+    type Output = Result<Option<Item>>;
+    type IntoFuture = WriteFuture<Option<Item>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        match update_op(&self.table.db.inner, self.request) {
+            Ok((op, answer)) => self.table.write_async(Ok(op), answer),
+            Err(e) => self.table.write_async(Err(e), |_| None),
+        }
+    }
+}
+
 /// A read by key; from [`Table::get`]. Answers the item, or `None`.
 #[must_use = "a request does nothing until .run() or .await"]
 #[derive(Debug)]
-pub struct Get<'t> {
+pub struct GetItem<'t> {
     table: &'t Table,
     request: GetItemRequest,
 }
 
-impl Get<'_> {
+impl GetItem<'_> {
     /// Returns only these attributes (a projection expression, such as
     /// `"id, #n, address.city"`).
     pub fn projection(mut self, expression: impl Into<String>) -> Self {
@@ -317,7 +393,7 @@ impl Get<'_> {
     }
 }
 
-impl IntoFuture for Get<'_> {
+impl IntoFuture for GetItem<'_> {
     type Output = Result<Option<Item>>;
     type IntoFuture = Ready<Result<Option<Item>>>;
 

@@ -232,3 +232,55 @@ fn write_futures_are_send_and_static() {
     assert_send(&future);
     runtime().block_on(future).unwrap();
 }
+
+#[test]
+fn updates_typed_with_conditions_and_return_values() {
+    use eddy::{ReturnValues, Update};
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path(), Options::new());
+    let items = db.table("items").unwrap();
+    // Creates the item when it is missing.
+    let new = items
+        .update(key(1), Update::new().add("n", 1).set("s", "a"))
+        .returning(ReturnValues::AllNew)
+        .run()
+        .unwrap();
+    assert_eq!(new, Some(key(1).with("n", 1).with("s", "a")));
+    let updated = items
+        .update(key(1), Update::new().add("n", 41))
+        .condition("s = :s")
+        .value(":s", "a")
+        .returning(ReturnValues::UpdatedNew)
+        .run()
+        .unwrap();
+    assert_eq!(updated, Some(Item::new().with("n", 42)));
+    let refused = items
+        .update(key(1), Update::new().remove("s"))
+        .condition("n < :n")
+        .value(":n", 0)
+        .run()
+        .unwrap_err();
+    assert!(
+        matches!(refused, Error::ConditionalCheckFailed { .. }),
+        "{refused:?}"
+    );
+    let key_update = items
+        .update(key(1), Update::new().set("id", "other"))
+        .run()
+        .unwrap_err();
+    assert_eq!(
+        key_update.kind(),
+        ErrorKind::InvalidRequest,
+        "{key_update:?}"
+    );
+    let old = runtime()
+        .block_on(
+            items
+                .update(key(1), Update::new().remove("s"))
+                .returning(ReturnValues::UpdatedOld)
+                .into_future(),
+        )
+        .unwrap();
+    assert_eq!(old, Some(Item::new().with("s", "a")));
+    assert_eq!(items.get(key(1)).run().unwrap(), Some(key(1).with("n", 42)));
+}
