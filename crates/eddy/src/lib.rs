@@ -56,6 +56,7 @@ mod replay;
 mod requests;
 mod snapshots;
 mod table;
+mod table_reads;
 mod tables;
 mod tags;
 mod transactions;
@@ -80,6 +81,7 @@ pub use requests::{
 };
 pub use snapshots::StoreRebuild;
 pub use table::{DeleteItem, GetItem, PutItem, Table, UpdateItem};
+pub use table_reads::{Pages, QueryTable, ScanTable};
 pub use tables::{IndexDescription, TableDescription, TableList};
 pub use transactions::{
     CancellationReason, TransactGetItem, TransactWriteItem, MAX_TRANSACTION_ITEMS, TOKEN_TTL,

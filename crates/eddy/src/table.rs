@@ -105,6 +105,10 @@ impl Table {
         &self.name
     }
 
+    pub(crate) fn database(&self) -> &Database {
+        &self.db
+    }
+
     /// Creates or replaces the item (PutItem).
     pub fn put(&self, item: Item) -> PutItem<'_> {
         PutItem {
@@ -175,18 +179,10 @@ impl Table {
     }
 }
 
-/// Placeholders and a condition, shared by the write builders.
-macro_rules! condition_methods {
+/// `#name` and `:value` placeholders of a request's expressions, shared
+/// by every builder with expressions (`self.request.attributes`).
+macro_rules! placeholder_methods {
     () => {
-        /// Only if this condition expression holds for the current item;
-        /// otherwise the request fails with
-        /// [`Error::ConditionalCheckFailed`](crate::Error::ConditionalCheckFailed)
-        /// and writes nothing.
-        pub fn condition(mut self, expression: impl Into<String>) -> Self {
-            self.request.condition_expression = Some(expression.into());
-            self
-        }
-
         /// Defines the name placeholder `#placeholder` of the expressions.
         pub fn name(self, placeholder: impl Into<String>, name: impl Into<String>) -> Self {
             self.placeholders(|a| a.name(placeholder, name))
@@ -208,6 +204,23 @@ macro_rules! condition_methods {
             self.request.attributes = add(std::mem::take(&mut self.request.attributes));
             self
         }
+    };
+}
+pub(crate) use placeholder_methods;
+
+/// A condition (and placeholders), shared by the write builders.
+macro_rules! condition_methods {
+    () => {
+        /// Only if this condition expression holds for the current item;
+        /// otherwise the request fails with
+        /// [`Error::ConditionalCheckFailed`](crate::Error::ConditionalCheckFailed)
+        /// and writes nothing.
+        pub fn condition(mut self, expression: impl Into<String>) -> Self {
+            self.request.condition_expression = Some(expression.into());
+            self
+        }
+
+        $crate::table::placeholder_methods!();
 
         /// When the condition fails, the error carries the current item
         /// (`ReturnValuesOnConditionCheckFailure = ALL_OLD`).

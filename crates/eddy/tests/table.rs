@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use eddy::crates::changelog::io::fault::FaultFs;
-use eddy::{Database, Error, ErrorKind, Item, KeySchema, KeyType, Options};
+use eddy::{AttributeValue, Database, Error, ErrorKind, Item, KeySchema, KeyType, Options};
 
 fn key(i: u32) -> Item {
     Item::new().with("id", format!("k{i}"))
@@ -283,4 +283,111 @@ fn updates_typed_with_conditions_and_return_values() {
         .unwrap();
     assert_eq!(old, Some(Item::new().with("s", "a")));
     assert_eq!(items.get(key(1)).run().unwrap(), Some(key(1).with("n", 42)));
+}
+
+#[test]
+fn queries_and_scans_page_by_page() {
+    use eddy::Select;
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    db.create_table(
+        "events",
+        KeySchema::new("user", KeyType::S).with_sort_key("at", KeyType::N),
+    )
+    .unwrap();
+    let events = db.table("events").unwrap();
+    for user in ["ada", "bob"] {
+        for at in 0..25 {
+            events
+                .put(
+                    Item::new()
+                        .with("user", user)
+                        .with("at", at)
+                        .with("even", at % 2 == 0),
+                )
+                .run()
+                .unwrap();
+        }
+    }
+    let ada = |page: &eddy::QueryOutput| -> Vec<AttributeValue> {
+        page.items
+            .iter()
+            .map(|i| i.get("at").cloned().unwrap())
+            .collect()
+    };
+    // One page, then the rest through pages().
+    let first = events
+        .query("#u = :u")
+        .name("#u", "user")
+        .value(":u", "ada")
+        .limit(10)
+        .run()
+        .unwrap();
+    assert_eq!(
+        ada(&first),
+        (0..10).map(AttributeValue::from).collect::<Vec<_>>()
+    );
+    assert!(first.last_evaluated_key.is_some());
+    let pages: Vec<_> = events
+        .query("#u = :u")
+        .name("#u", "user")
+        .value(":u", "ada")
+        .filter("even = :t")
+        .value(":t", true)
+        .limit(10)
+        .pages()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(pages.len(), 3, "25 items read 10 at a time");
+    let evens: Vec<_> = pages.iter().flat_map(ada).collect();
+    assert_eq!(
+        evens,
+        (0..25)
+            .step_by(2)
+            .map(AttributeValue::from)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(pages.iter().map(|p| p.scanned_count).sum::<usize>(), 25);
+    // Descending, awaited.
+    let last = runtime()
+        .block_on(
+            events
+                .query("#u = :u AND #t >= :from")
+                .name("#u", "user")
+                .name("#t", "at")
+                .value(":u", "bob")
+                .value(":from", 23)
+                .descending()
+                .into_future(),
+        )
+        .unwrap();
+    assert_eq!(ada(&last), vec![24.into(), 23.into()]);
+    // A scan of every page sees every item once; counts only.
+    let scanned: usize = events
+        .scan()
+        .limit(7)
+        .pages()
+        .map(|p| p.unwrap().items.len())
+        .sum();
+    assert_eq!(scanned, 50);
+    let counted = events.scan().select(Select::Count).run().unwrap();
+    assert_eq!((counted.count, counted.items.len()), (50, 0));
+    let segments: usize = (0..3)
+        .map(|s| {
+            events
+                .scan()
+                .segment(s, 3)
+                .pages()
+                .map(|p| p.unwrap().count)
+                .sum::<usize>()
+        })
+        .sum();
+    assert_eq!(segments, 50);
+    // A bad expression stops the pages at the first error.
+    let mut bad = events.query("user = ").pages();
+    assert_eq!(
+        bad.next().unwrap().unwrap_err().kind(),
+        ErrorKind::InvalidRequest
+    );
+    assert!(bad.next().is_none());
 }
