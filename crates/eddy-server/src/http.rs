@@ -104,11 +104,20 @@ async fn handle(State(ctx): State<Context>, request: Request) -> Response {
     };
     let operation = operation.to_string();
     let op_ctx = ctx.clone();
-    let outcome = tokio::task::spawn_blocking(move || match service {
-        Service::DynamoDb => crate::dynamodb::handle(&op_ctx, &operation, &input),
-        Service::Kinesis => crate::kinesis::handle(&op_ctx, &operation, &input, encoding),
-    })
-    .await;
+    // A task of its own, like the blocking pool's, so that a panic is a
+    // 500 and not a dropped connection.
+    let outcome = if service == Service::DynamoDb && crate::dynamodb::is_async(&operation) {
+        tokio::spawn(
+            async move { crate::dynamodb::handle_async(&op_ctx, &operation, &input).await },
+        )
+        .await
+    } else {
+        tokio::task::spawn_blocking(move || match service {
+            Service::DynamoDb => crate::dynamodb::handle(&op_ctx, &operation, &input),
+            Service::Kinesis => crate::kinesis::handle(&op_ctx, &operation, &input, encoding),
+        })
+        .await
+    };
     match outcome {
         Ok(Ok(reply)) => reply_response(reply, service, encoding, &request_id),
         Ok(Err(error)) => {

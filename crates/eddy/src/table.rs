@@ -33,7 +33,7 @@ use crate::write::WriteOp;
 ///
 /// ```
 /// # let dir = tempfile::tempdir()?;
-/// use eddy::{Database, Item, KeySchema, KeyType};
+/// use eddy::{Database, Item, KeySchema, KeyType, ReturnValues};
 /// let db = Database::open(dir.path())?;
 /// db.create_table("orders", KeySchema::new("id", KeyType::S))?;
 /// let orders = db.table("orders")?;
@@ -46,7 +46,10 @@ use crate::write::WriteOp;
 /// assert!(matches!(again, Err(eddy::Error::ConditionalCheckFailed { .. })));
 /// let got = orders.get(Item::new().with("id", "o1")).run()?.unwrap();
 /// assert_eq!(got.get("total"), Some(&12.into()));
-/// let old = orders.delete(Item::new().with("id", "o1")).return_old().run()?;
+/// let old = orders
+///     .delete(Item::new().with("id", "o1"))
+///     .returning(ReturnValues::AllOld)
+///     .run()?;
 /// assert_eq!(old, Some(got));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -222,6 +225,14 @@ macro_rules! condition_methods {
 
         $crate::table::placeholder_methods!();
 
+        /// What to answer with: [`ReturnValues::AllOld`] for the item as
+        /// it was (`None` if there was none); updates also take the other
+        /// values. The default, [`ReturnValues::None`], answers `None`.
+        pub fn returning(mut self, values: ReturnValues) -> Self {
+            self.request.return_values = values;
+            self
+        }
+
         /// When the condition fails, the error carries the current item
         /// (`ReturnValuesOnConditionCheckFailure = ALL_OLD`).
         pub fn old_item_on_condition_failure(mut self) -> Self {
@@ -232,7 +243,7 @@ macro_rules! condition_methods {
 }
 
 /// A put; from [`Table::put`]. Answers `None`, or the old item after
-/// [`return_old`](PutItem::return_old).
+/// [`returning`](PutItem::returning)`(ReturnValues::AllOld)`.
 #[must_use = "a request does nothing until .run() or .await"]
 #[derive(Debug)]
 pub struct PutItem<'t> {
@@ -242,13 +253,6 @@ pub struct PutItem<'t> {
 
 impl PutItem<'_> {
     condition_methods!();
-
-    /// Answers with the item as it was before the write (`ALL_OLD`),
-    /// `None` if there was none.
-    pub fn return_old(mut self) -> Self {
-        self.request.return_values = ReturnValues::AllOld;
-        self
-    }
 
     /// Writes, and blocks until the change is durable.
     ///
@@ -278,7 +282,7 @@ impl IntoFuture for PutItem<'_> {
 }
 
 /// A delete; from [`Table::delete`]. Answers `None`, or the old item after
-/// [`return_old`](DeleteItem::return_old).
+/// [`returning`](DeleteItem::returning)`(ReturnValues::AllOld)`.
 #[must_use = "a request does nothing until .run() or .await"]
 #[derive(Debug)]
 pub struct DeleteItem<'t> {
@@ -288,13 +292,6 @@ pub struct DeleteItem<'t> {
 
 impl DeleteItem<'_> {
     condition_methods!();
-
-    /// Answers with the item as it was before the write (`ALL_OLD`),
-    /// `None` if there was none.
-    pub fn return_old(mut self) -> Self {
-        self.request.return_values = ReturnValues::AllOld;
-        self
-    }
 
     /// Deletes, and blocks until the change is durable.
     ///
@@ -338,13 +335,6 @@ impl std::fmt::Debug for UpdateItem<'_> {
 
 impl UpdateItem<'_> {
     condition_methods!();
-
-    /// Answers with these images of the item: all of it or only the
-    /// updated attributes, before or after the update.
-    pub fn returning(mut self, values: ReturnValues) -> Self {
-        self.request.return_values = values;
-        self
-    }
 
     /// Updates, and blocks until the change is durable.
     ///

@@ -48,7 +48,14 @@ fn blocking_requests_with_conditions_placeholders_and_old_items() {
     let db = open(dir.path(), Options::new());
     let items = db.table("items").unwrap();
     let v1 = key(1).with("n", 1).with("name", "one");
-    assert_eq!(items.put(v1.clone()).return_old().run().unwrap(), None);
+    assert_eq!(
+        items
+            .put(v1.clone())
+            .returning(eddy::ReturnValues::AllOld)
+            .run()
+            .unwrap(),
+        None
+    );
     let refused = items
         .put(key(1).with("n", 2))
         .condition("#n < :min")
@@ -66,7 +73,7 @@ fn blocking_requests_with_conditions_placeholders_and_old_items() {
         .put(key(1).with("n", 2))
         .condition("n = :one")
         .value(":one", 1)
-        .return_old()
+        .returning(eddy::ReturnValues::AllOld)
         .run()
         .unwrap();
     assert_eq!(old, Some(v1));
@@ -82,7 +89,12 @@ fn blocking_requests_with_conditions_placeholders_and_old_items() {
     assert_eq!(bad.kind(), ErrorKind::InvalidRequest, "{bad:?}");
     let unused = items.delete(key(1)).value(":unused", 1).run().unwrap_err();
     assert_eq!(unused.kind(), ErrorKind::InvalidRequest, "{unused:?}");
-    assert!(items.delete(key(1)).return_old().run().unwrap().is_some());
+    assert!(items
+        .delete(key(1))
+        .returning(eddy::ReturnValues::AllOld)
+        .run()
+        .unwrap()
+        .is_some());
     assert_eq!(items.get(key(1)).run().unwrap(), None);
 }
 
@@ -98,7 +110,11 @@ fn an_awaited_write_is_durable_and_visible_when_it_resolves() {
                 // Read-your-writes as soon as the future resolves.
                 assert_eq!(items.get(key(i)).await.unwrap(), Some(key(i).with("n", i)));
             }
-            let old = items.delete(key(0)).return_old().await.unwrap();
+            let old = items
+                .delete(key(0))
+                .returning(eddy::ReturnValues::AllOld)
+                .await
+                .unwrap();
             assert_eq!(old, Some(key(0).with("n", 0)));
             let refused = items
                 .put(key(1))

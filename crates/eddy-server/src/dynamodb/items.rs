@@ -101,39 +101,80 @@ fn condition(input: &Input<'_>, generated: &mut Placeholders) -> Result<Option<S
     }
 }
 
-/// PutItem.
-pub(crate) fn put_item(ctx: &Context, input: Input<'_>) -> Out {
-    accepted_only(&input)?;
-    legacy::check_not_mixed(&input, CONDITION_LEGACY, CONDITION_EXPR)?;
+/// A PutItem request's typed form.
+fn put_request(input: &Input<'_>) -> Result<PutItemRequest, ApiError> {
+    accepted_only(input)?;
+    legacy::check_not_mixed(input, CONDITION_LEGACY, CONDITION_EXPR)?;
     let mut generated = Placeholders::new();
-    let condition_expression = condition(&input, &mut generated)?;
-    let request = PutItemRequest {
-        table_name: table_name(&input, "TableName")?.to_string(),
+    let condition_expression = condition(input, &mut generated)?;
+    Ok(PutItemRequest {
+        table_name: table_name(input, "TableName")?.to_string(),
         item: input.item("Item")?,
         condition_expression,
-        attributes: with_generated(expression_attributes(&input)?, generated),
-        return_values: return_values(&input)?,
-        return_item_on_condition_failure: return_on_failure(&input)?,
-    };
-    let old = ctx.db.put_item_with(request).map_err(error)?;
+        attributes: with_generated(expression_attributes(input)?, generated),
+        return_values: return_values(input)?,
+        return_item_on_condition_failure: return_on_failure(input)?,
+    })
+}
+
+/// A DeleteItem request's typed form.
+fn delete_request(input: &Input<'_>) -> Result<DeleteItemRequest, ApiError> {
+    accepted_only(input)?;
+    legacy::check_not_mixed(input, CONDITION_LEGACY, CONDITION_EXPR)?;
+    let mut generated = Placeholders::new();
+    let condition_expression = condition(input, &mut generated)?;
+    Ok(DeleteItemRequest {
+        table_name: table_name(input, "TableName")?.to_string(),
+        key: input.item("Key")?,
+        condition_expression,
+        attributes: with_generated(expression_attributes(input)?, generated),
+        return_values: return_values(input)?,
+        return_item_on_condition_failure: return_on_failure(input)?,
+    })
+}
+
+/// A write builder with a request's condition, placeholders and return
+/// values.
+macro_rules! with_request {
+    ($builder:expr, $request:expr) => {{
+        let request = $request;
+        let mut builder = $builder.returning(request.return_values);
+        if let Some(condition) = request.condition_expression {
+            builder = builder.condition(condition);
+        }
+        for (placeholder, name) in request.attributes.names.into_iter().flatten() {
+            builder = builder.name(placeholder, name);
+        }
+        for (placeholder, value) in request.attributes.values.into_iter().flatten() {
+            builder = builder.value(placeholder, value);
+        }
+        if request.return_item_on_condition_failure {
+            builder = builder.old_item_on_condition_failure();
+        }
+        builder
+    }};
+}
+
+/// PutItem, awaited: the request is evaluated on the calling task and its
+/// answer comes from the change log once durable; no thread waits for it.
+pub(crate) async fn put_item(ctx: &Context, input: Input<'_>) -> Out {
+    let mut request = put_request(&input)?;
+    let table = ctx.db.table(&request.table_name).map_err(error)?;
+    let item = std::mem::take(&mut request.item);
+    let old = with_request!(table.put(item), request)
+        .await
+        .map_err(error)?;
     Ok(attributes_reply(old))
 }
 
-/// DeleteItem.
-pub(crate) fn delete_item(ctx: &Context, input: Input<'_>) -> Out {
-    accepted_only(&input)?;
-    legacy::check_not_mixed(&input, CONDITION_LEGACY, CONDITION_EXPR)?;
-    let mut generated = Placeholders::new();
-    let condition_expression = condition(&input, &mut generated)?;
-    let request = DeleteItemRequest {
-        table_name: table_name(&input, "TableName")?.to_string(),
-        key: input.item("Key")?,
-        condition_expression,
-        attributes: with_generated(expression_attributes(&input)?, generated),
-        return_values: return_values(&input)?,
-        return_item_on_condition_failure: return_on_failure(&input)?,
-    };
-    let old = ctx.db.delete_item_with(request).map_err(error)?;
+/// DeleteItem, awaited, as [`put_item`].
+pub(crate) async fn delete_item(ctx: &Context, input: Input<'_>) -> Out {
+    let mut request = delete_request(&input)?;
+    let table = ctx.db.table(&request.table_name).map_err(error)?;
+    let key = std::mem::take(&mut request.key);
+    let old = with_request!(table.delete(key), request)
+        .await
+        .map_err(error)?;
     Ok(attributes_reply(old))
 }
 

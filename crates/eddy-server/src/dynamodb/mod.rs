@@ -25,6 +25,28 @@ use crate::context::Context;
 use crate::input::Input;
 use crate::protocol::{ApiError, OpResult, Reply, Service};
 
+/// Whether `operation` runs as a task of its own ([`handle_async`]) rather
+/// than on the blocking pool: the writes whose answer the change log
+/// delivers once durable, so no thread waits on their fsync.
+pub(crate) fn is_async(operation: &str) -> bool {
+    matches!(operation, "PutItem" | "DeleteItem")
+}
+
+/// Runs one of the [`is_async`] operations.
+pub(crate) async fn handle_async(ctx: &Context, operation: &str, body: &Value) -> OpResult {
+    let input = Input::new(body)?;
+    let out = match operation {
+        "PutItem" => items::put_item(ctx, input).await,
+        "DeleteItem" => items::delete_item(ctx, input).await,
+        _ => Err(ApiError::internal(
+            Service::DynamoDb,
+            format!("{operation} does not run as a task"),
+        )),
+    }
+    .map_err(|e| data_plane_message(operation, e))?;
+    Ok(Reply::Body(out))
+}
+
 /// Runs one DynamoDB operation.
 pub(crate) fn handle(ctx: &Context, operation: &str, body: &Value) -> OpResult {
     let input = Input::new(body)?;
@@ -36,10 +58,8 @@ pub(crate) fn handle(ctx: &Context, operation: &str, body: &Value) -> OpResult {
         "UpdateTable" => tables::update_table(ctx, input),
         "DescribeEndpoints" => tables::describe_endpoints(ctx),
         "DescribeLimits" => tables::describe_limits(),
-        "PutItem" => items::put_item(ctx, input),
         "GetItem" => items::get_item(ctx, input),
         "UpdateItem" => items::update_item(ctx, input),
-        "DeleteItem" => items::delete_item(ctx, input),
         "Query" => query::query(ctx, input),
         "Scan" => query::scan(ctx, input),
         "BatchGetItem" => batch::batch_get_item(ctx, input),
