@@ -35,8 +35,9 @@
 //! * **Appends that park no thread**: [`ChangeLog::append_async`] returns a
 //!   future and [`ChangeLog::append_then`] takes a callback; both queue the
 //!   group for the writer thread (never writing it on the caller's thread),
-//!   share its batch's fsync, and are answered exactly once. A dropped
-//!   future does not cancel its append (module `reply`).
+//!   share its batch's fsync, and are answered exactly once, callbacks on a
+//!   completion thread in commit order. A dropped future does not cancel
+//!   its append (module `reply`).
 //! * **Retention** deletes whole non-active segments only, never past a
 //!   retention floor or a live reader/subscription.
 //!
@@ -117,6 +118,8 @@ struct Inner {
     committer: Arc<Committer>,
     tx: Sender<Request>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Where `append_then` callbacks run.
+    completions: reply::Completions,
 }
 
 impl std::fmt::Debug for ChangeLog {
@@ -176,12 +179,15 @@ impl ChangeLog {
                 .spawn(move || committer.run(rx))
                 .map_err(|e| Error::io("spawning the log writer thread", e))?
         };
+        let completions = reply::Completions::start()
+            .map_err(|e| Error::io("spawning the log completion thread", e))?;
         let log = ChangeLog {
             inner: Arc::new(Inner {
                 shared,
                 committer,
                 tx,
                 thread: Mutex::new(Some(thread)),
+                completions,
             }),
         };
         Ok((log, rec.report))
@@ -232,14 +238,14 @@ impl ChangeLog {
     /// Appends one group like [`append`](ChangeLog::append), without
     /// waiting: `on_durable` runs once with the group's [`Committed`] guard
     /// when the group is acknowledged per [`Durability`] (or with the error
-    /// that refused it), on the log's writer thread.
+    /// that refused it), on the log's completion thread.
     ///
     /// The group is queued for the writer thread even when the log is
     /// idle, so the caller never performs the write or the fsync itself.
-    /// `on_durable` shares that thread with every later batch: it must be
-    /// quick and must not wait on this log (a blocking
-    /// [`append`](ChangeLog::append) or [`sync`](ChangeLog::sync) there
-    /// would wait for itself). A panic in it is contained and logged.
+    /// Callbacks run one at a time, in commit order, on a thread of their
+    /// own: a slow one delays later callbacks but no commit.
+    /// [`close`](ChangeLog::close) returns once every callback has run. A
+    /// panic in one is contained and logged.
     ///
     /// # Errors
     ///
@@ -315,11 +321,16 @@ impl ChangeLog {
 
     /// Queues a checked group for the writer thread; if the thread has
     /// stopped, the reply gets the reason.
-    fn queue_append(&self, payloads: Vec<Vec<u8>>, bytes: u64, reply: reply::OnDurable) {
+    fn queue_append(&self, payloads: Vec<Vec<u8>>, bytes: u64, on_durable: reply::OnDurable) {
+        let reply = match self.inner.completions.reply(on_durable) {
+            Ok(reply) => reply,
+            // Closed since the checks: answered here.
+            Err(on_durable) => return on_durable(Err(Error::Closed)),
+        };
         let request = Request::Append {
             payloads,
             bytes,
-            reply: AppendReply::Call(reply),
+            reply,
         };
         if let Err(refused) = self.inner.tx.send(request) {
             refused.0.refuse(|| self.closed_or_poisoned());
@@ -523,6 +534,9 @@ impl Inner {
                 "the change log writer thread panicked".into(),
             ));
         }
+        // Every request is answered; their callbacks run before close
+        // returns.
+        self.completions.finish();
         result
     }
 }

@@ -11,6 +11,12 @@
 //! one write and one fsync with every other group queued meanwhile, and no
 //! thread waits for it.
 //!
+//! Callbacks do not run on the writer thread: it hands each one, with its
+//! outcome, to the log's completion thread, which runs them one at a time
+//! in commit order. So a callback's work (the facade applies the change to
+//! its store there) never delays the next batch's write and fsync, and
+//! never runs under the writer's lock.
+//!
 //! Every reply is answered exactly once, with the group's [`Committed`]
 //! guard or the error that refused it. A reply whose receiver has gone (a
 //! dropped future) gets the guard all the same; it is dropped there, which
@@ -22,20 +28,25 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crossbeam_channel::Sender;
+use parking_lot::Mutex;
 
 use crate::error::{Error, Result};
 use crate::shared::Committed;
 
-/// The callback form: runs on the thread that committed the group (the
-/// log's writer thread), so it must be quick and must not wait on this log.
+/// The callback form: runs on the log's completion thread, after the
+/// callbacks of every earlier group.
 pub(crate) type OnDurable = Box<dyn FnOnce(Result<Committed>) + Send + 'static>;
+
+/// A callback with its outcome, for the completion thread.
+type Job = Box<dyn FnOnce() + Send + 'static>;
 
 /// Where one append's outcome goes.
 pub(crate) enum AppendReply {
     /// A thread blocked in [`ChangeLog::append`](crate::ChangeLog::append).
     Wait(Sender<Result<Committed>>),
-    /// A callback, from `append_then` (and `append_async`).
-    Call(OnDurable),
+    /// A callback, from `append_then` (and `append_async`), and the way to
+    /// the completion thread.
+    Call(OnDurable, Sender<Job>),
 }
 
 impl AppendReply {
@@ -46,12 +57,70 @@ impl AppendReply {
             // A failed send means the appender is gone; the guard inside
             // comes back and is dropped, releasing its LSNs.
             AppendReply::Wait(tx) => drop(tx.send(outcome)),
-            AppendReply::Call(f) => {
-                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(outcome)));
-                if ran.is_err() {
-                    tracing::error!("a change log append callback panicked");
+            AppendReply::Call(f, completions) => {
+                // The thread outlives every sender, so this send fails only
+                // if it died; then the callback runs here rather than never.
+                if let Err(job) = completions.send(Box::new(move || f(outcome))) {
+                    run(job.0);
                 }
             }
+        }
+    }
+}
+
+/// Runs one callback; a panic is contained and logged, so that it takes
+/// neither the thread nor every later callback with it.
+fn run(job: Job) {
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err() {
+        tracing::error!("a change log append callback panicked");
+    }
+}
+
+/// The completion thread and the way to it.
+pub(crate) struct Completions {
+    tx: Mutex<Option<Sender<Job>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Completions {
+    /// Starts the thread.
+    pub(crate) fn start() -> std::io::Result<Completions> {
+        let (tx, rx) = crossbeam_channel::unbounded::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("eddy-changelog-completions".into())
+            .spawn(move || rx.iter().for_each(run))?;
+        Ok(Completions {
+            tx: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// The reply for `on_durable`; the callback back once the log is
+    /// closed.
+    pub(crate) fn reply(
+        &self,
+        on_durable: OnDurable,
+    ) -> std::result::Result<AppendReply, OnDurable> {
+        match self.tx.lock().clone() {
+            Some(tx) => Ok(AppendReply::Call(on_durable, tx)),
+            None => Err(on_durable),
+        }
+    }
+
+    /// Waits until every callback queued so far has run. Called once the
+    /// writer has answered every request: then every sender is gone but
+    /// this one, and the thread ends when its queue is empty. From a
+    /// callback itself it does not wait (it would wait for itself).
+    pub(crate) fn finish(&self) {
+        drop(self.tx.lock().take());
+        let Some(thread) = self.thread.lock().take() else {
+            return;
+        };
+        if thread.thread().id() == std::thread::current().id() {
+            return;
+        }
+        if thread.join().is_err() {
+            tracing::error!("the change log completion thread panicked");
         }
     }
 }

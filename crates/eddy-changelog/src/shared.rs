@@ -220,7 +220,8 @@ pub struct Committed {
     pub count: u64,
     /// The group's creation timestamp, microseconds since the Unix epoch.
     pub micros: u64,
-    shared: Arc<Shared>,
+    /// `None` once [abandoned](Committed::abandon).
+    shared: Option<Arc<Shared>>,
 }
 
 impl Committed {
@@ -229,7 +230,7 @@ impl Committed {
             first_lsn,
             count,
             micros,
-            shared,
+            shared: Some(shared),
         }
     }
 
@@ -240,11 +241,21 @@ impl Committed {
 
     /// Release the group's LSNs now (same as dropping the guard).
     pub fn release(self) {}
+
+    /// Drops the guard without releasing the group's LSNs: the released
+    /// watermark stays below them for as long as the log is open. For a
+    /// group its caller could not apply: no checkpoint may count it as
+    /// applied, and recovery replays it from the log.
+    pub fn abandon(mut self) {
+        self.shared = None;
+    }
 }
 
 impl Drop for Committed {
     fn drop(&mut self) {
-        self.shared.release(self.first_lsn, self.count);
+        if let Some(shared) = &self.shared {
+            shared.release(self.first_lsn, self.count);
+        }
     }
 }
 

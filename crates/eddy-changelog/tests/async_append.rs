@@ -40,7 +40,7 @@ fn gated_clock() -> (eddy_changelog::Clock, Arc<Barrier>) {
 }
 
 #[test]
-fn a_hundred_futures_on_one_thread_share_two_fsyncs() {
+fn a_hundred_futures_on_one_thread_share_at_most_two_batches() {
     let tmp = tempfile::tempdir().unwrap();
     let ffs = FaultFs::new();
     let (clock, gate) = gated_clock();
@@ -62,11 +62,10 @@ fn a_hundred_futures_on_one_thread_share_two_fsyncs() {
     // In call order, contiguous, each durable when it resolved.
     let lsns: Vec<u64> = committed.iter().map(|c| c.first_lsn).collect();
     assert_eq!(lsns, (1..=100).collect::<Vec<_>>());
-    assert_eq!(
-        log.stats().batches - batches_before,
-        2,
-        "the held batch, then all the rest"
-    );
+    // The held batch (the first group, or all of them if the writer found
+    // them all queued), then at most one more with the rest.
+    let batches = log.stats().batches - batches_before;
+    assert!(batches <= 2, "100 appends took {batches} batches");
     let syncs = ffs.sync_data_calls() - syncs_before;
     assert!(syncs <= 3, "100 appends took {syncs} fsyncs");
     drop(committed);
@@ -213,4 +212,70 @@ fn a_panicking_callback_does_not_stop_the_log() {
     assert_eq!(c.first_lsn, 2);
     drop(c);
     assert_eq!(read_all(&log, 1).len(), 2);
+}
+
+#[test]
+fn a_slow_callback_does_not_hold_up_later_commits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (log, _) = open(tmp.path(), LogOptions::default());
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    log.append_then(vec![b"slow".to_vec()], move |outcome| {
+        drop(outcome.unwrap());
+        // Blocks until the test lets it go.
+        held.recv().ok();
+    })
+    .unwrap();
+    // A blocking append is acknowledged while that callback still runs.
+    let (done, acked) = std::sync::mpsc::channel();
+    let appender = {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            let c = log.append(vec![b"next".to_vec()]).unwrap();
+            done.send(c.first_lsn).unwrap();
+        })
+    };
+    let lsn = acked.recv_timeout(Duration::from_secs(10));
+    release.send(()).unwrap();
+    assert_eq!(
+        lsn,
+        Ok(2),
+        "the second append waited for the first's callback"
+    );
+    appender.join().unwrap();
+}
+
+#[test]
+fn callbacks_run_in_commit_order_and_close_waits_for_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (log, _) = open(tmp.path(), LogOptions::default());
+    let seen = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    for i in 0..50u64 {
+        let seen = Arc::clone(&seen);
+        log.append_then(vec![payload(i)], move |outcome| {
+            let c = outcome.unwrap();
+            if c.first_lsn == 50 {
+                // Close must wait for this one too.
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            seen.lock().push(c.first_lsn);
+        })
+        .unwrap();
+    }
+    log.close().unwrap();
+    assert_eq!(*seen.lock(), (1..=50).collect::<Vec<_>>());
+    // After close, a callback gets the refusal at once, or is not taken.
+    let err = log.append_then(vec![b"x".to_vec()], |_| {}).unwrap_err();
+    assert!(matches!(err, Error::Closed), "{err:?}");
+}
+
+#[test]
+fn an_abandoned_group_holds_the_released_watermark_below_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (log, _) = open(tmp.path(), LogOptions::default());
+    log.append(vec![b"applied".to_vec()]).unwrap().release();
+    log.append(vec![b"not applied".to_vec()]).unwrap().abandon();
+    log.append(vec![b"applied later".to_vec()]).unwrap().release();
+    assert_eq!(log.committed_lsn(), 3);
+    assert_eq!(log.released_watermark(), 1, "never past the abandoned LSN 2");
+    assert_eq!(read_all(&log, 1).len(), 3, "it is logged all the same");
 }

@@ -2,7 +2,7 @@
 //!
 //! An async write is evaluated when it is called (its stripes locked, its
 //! before images read, its condition checked) and queued for the change
-//! log; the log's writer thread applies it to the store once it is durable
+//! log; the log's completion thread applies it to the store once it is durable
 //! and then completes the future (see `write::Inner::write_async`). So the
 //! future only waits: no thread is parked for it, and dropping it cancels
 //! nothing.
@@ -24,7 +24,7 @@ pub(crate) struct PendingWrite {
 enum State {
     /// Answered before it was queued (refused, or nothing to change).
     Ready(Option<Result<Vec<Written>>>),
-    /// Queued; the log's writer thread answers.
+    /// Queued; the log's completion thread answers.
     Queued(oneshot::Receiver<Result<Vec<Written>>>),
 }
 

@@ -3,8 +3,8 @@
 //! Every request is a `#[must_use]` builder that ends in `.run()`, which
 //! blocks until the answer is durable, or in `.await`, which parks no
 //! thread: the write is evaluated when awaited (stripes locked, condition
-//! checked), queued for the change log, and completed by the log's writer
-//! thread once it is durable and applied. Both paths log each request as
+//! checked), queued for the change log, and completed by the log's
+//! completion thread once it is durable and applied. Both paths log each request as
 //! one atomic change, and a write is visible to reads only once it is
 //! durable under the database's [`Durability`](crate::Durability).
 //!
@@ -167,8 +167,8 @@ impl Table {
         }
     }
 
-    /// The future of a write: queued now, answered by the log's writer
-    /// thread once durable and applied.
+    /// The future of a write: queued now, answered by the log's
+    /// completion thread once durable and applied.
     fn write_async<T>(
         &self,
         op: Result<WriteOp<'static>>,

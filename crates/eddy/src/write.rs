@@ -123,7 +123,7 @@ impl Inner {
 
     /// [`Inner::write`] without waiting: the group is evaluated and queued
     /// for the log now, and the returned future resolves once it is durable
-    /// and applied. The log's writer thread applies it to the store as
+    /// and applied. The log's completion thread applies it to the store as
     /// soon as it is durable, so a dropped future changes nothing: the
     /// write completes (and its stripes are released) either way.
     pub(crate) fn write_async(self: &Arc<Self>, ops: Vec<WriteOp<'_>>) -> PendingWrite {
@@ -263,7 +263,13 @@ impl Inner {
             changes,
             keys,
         } = prepared;
-        self.apply(&changes, &keys, values)?;
+        if let Err(e) = self.apply(&changes, &keys, values) {
+            // Logged but not in the store: its LSNs must never count as
+            // applied, or a checkpoint could cut the log under it. The
+            // database is poisoned; reopening replays the change.
+            committed.abandon();
+            return Err(e);
+        }
         drop(committed);
         drop(_guards);
         self.changes
