@@ -150,7 +150,8 @@ impl Options {
     /// The file layer the change log uses, and the store's fsyncs go
     /// through, instead of the real file system: for tests that inject
     /// fsync failures, full disks and short writes (`eddy-model`'s
-    /// `io::fault::FaultFs`, behind its `testing` feature).
+    /// `io::fault::FaultFs`). A test hook: only with the `testing` feature.
+    #[cfg(feature = "testing")]
     pub fn log_fs(mut self, fs: Arc<dyn LogFs>) -> Options {
         self.log_fs = Some(fs);
         self
@@ -196,7 +197,9 @@ impl Options {
         self
     }
 
-    /// The clock TTL expiry is judged by, in epoch seconds (for tests).
+    /// The clock TTL expiry is judged by, in epoch seconds. A test hook:
+    /// only with the `testing` feature.
+    #[cfg(feature = "testing")]
     pub fn ttl_clock(mut self, clock: Arc<dyn Fn() -> u64 + Send + Sync>) -> Options {
         self.ttl_clock = clock;
         self
