@@ -274,8 +274,14 @@ fn an_abandoned_group_holds_the_released_watermark_below_it() {
     let (log, _) = open(tmp.path(), LogOptions::default());
     log.append(vec![b"applied".to_vec()]).unwrap().release();
     log.append(vec![b"not applied".to_vec()]).unwrap().abandon();
-    log.append(vec![b"applied later".to_vec()]).unwrap().release();
+    log.append(vec![b"applied later".to_vec()])
+        .unwrap()
+        .release();
     assert_eq!(log.committed_lsn(), 3);
-    assert_eq!(log.released_watermark(), 1, "never past the abandoned LSN 2");
+    assert_eq!(
+        log.released_watermark(),
+        1,
+        "never past the abandoned LSN 2"
+    );
     assert_eq!(read_all(&log, 1).len(), 3, "it is logged all the same");
 }

@@ -68,6 +68,13 @@ pub struct Database {
     _open: Arc<OpenHandle>,
 }
 
+impl Database {
+    /// Whether `other` is a handle on this same open database.
+    pub(crate) fn same_as(&self, other: &Database) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
 impl std::fmt::Debug for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Database")

@@ -17,85 +17,114 @@ use crate::db::Inner;
 use crate::error::Result;
 use crate::ops::{only_none_or_all_old, ReturnValues};
 use crate::requests::{
-    condition_failed, expr_error, parse_condition, DeleteItemRequest, ExpressionAttributes,
-    PutItemRequest,
+    condition_failed, expr_error, DeleteItemRequest, ExpressionAttributes, PutItemRequest,
 };
 use crate::update::Update;
 use crate::write::{Mutation, WriteOp, Written};
 
 /// A single-item write request with a condition.
 trait ConditionalWrite {
-    /// Its table, return values, condition and placeholders.
-    fn parts(&self) -> (&str, ReturnValues, &Option<String>, &ExpressionAttributes);
+    /// Its table, condition, placeholders and whether a failed condition
+    /// returns the item.
+    fn parts(&self) -> (&str, Option<&str>, &ExpressionAttributes, bool);
+
+    /// Whether it may return what it asks to.
+    fn check_returns(&self) -> Result<()>;
 }
 
-impl ConditionalWrite for PutItemRequest {
-    fn parts(&self) -> (&str, ReturnValues, &Option<String>, &ExpressionAttributes) {
-        (
-            &self.table_name,
-            self.return_values,
-            &self.condition_expression,
-            &self.attributes,
-        )
-    }
+/// The parts of a request type whose fields have the usual names;
+/// `$returns` checks its return values.
+macro_rules! conditional_write {
+    ($type:ty, $returns:expr) => {
+        impl ConditionalWrite for $type {
+            fn parts(&self) -> (&str, Option<&str>, &ExpressionAttributes, bool) {
+                let condition = self.condition_expression.as_deref();
+                (
+                    &self.table_name,
+                    condition,
+                    &self.attributes,
+                    self.return_item_on_condition_failure,
+                )
+            }
+
+            fn check_returns(&self) -> Result<()> {
+                $returns(self)
+            }
+        }
+    };
 }
 
-impl ConditionalWrite for DeleteItemRequest {
-    fn parts(&self) -> (&str, ReturnValues, &Option<String>, &ExpressionAttributes) {
-        (
-            &self.table_name,
-            self.return_values,
-            &self.condition_expression,
-            &self.attributes,
-        )
+conditional_write!(PutItemRequest, |r: &PutItemRequest| only_none_or_all_old(
+    r.return_values
+));
+conditional_write!(DeleteItemRequest, |r: &DeleteItemRequest| {
+    only_none_or_all_old(r.return_values)
+});
+conditional_write!(UpdateOp, |_| Ok(()));
+conditional_write!(CheckOp, |_| Ok(()));
+
+/// A checked conditional write: its table, and the mutation that checks
+/// the condition against the stored item before `then` computes the new
+/// one.
+struct Checked {
+    table: Arc<TableDef>,
+    condition: Option<Condition>,
+    return_item: bool,
+}
+
+impl Checked {
+    /// The write of `key`: `then` runs once the condition holds.
+    fn write(
+        self,
+        key: Item,
+        then: impl FnOnce(Option<&Item>) -> Result<Option<Item>> + Send + 'static,
+    ) -> WriteOp<'static> {
+        let (condition, return_item) = (self.condition, self.return_item);
+        WriteOp {
+            table: self.table,
+            key,
+            mutation: Mutation::With(Box::new(move |old| {
+                condition_failed(&condition, old, return_item)?;
+                then(old)
+            })),
+        }
     }
 }
 
 /// The checks a conditional single-item write passes before it is
 /// evaluated: its return values, its condition (parsed, every placeholder
 /// used), the database open and the table there.
-fn checked_write(
-    inner: &Inner,
-    request: &impl ConditionalWrite,
-) -> Result<(Arc<TableDef>, Option<Condition>)> {
-    let (table_name, return_values, condition_expression, attributes) = request.parts();
-    only_none_or_all_old(return_values)?;
+fn checked_write(inner: &Inner, request: &impl ConditionalWrite) -> Result<Checked> {
+    request.check_returns()?;
+    let (table_name, condition_expression, attributes, return_item) = request.parts();
     let mut ctx = attributes.context()?;
-    let condition = parse_condition(condition_expression, &mut ctx)?;
+    let condition = condition_expression
+        .map(|text| Condition::parse(text, &mut ctx))
+        .transpose()
+        .map_err(expr_error)?;
     ctx.check_all_used().map_err(expr_error)?;
     inner.check_open()?;
-    Ok((inner.store.shared_table(table_name)?, condition))
+    Ok(Checked {
+        table: inner.store.shared_table(table_name)?,
+        condition,
+        return_item,
+    })
 }
 
 /// The write of a PutItem request, its condition parsed and checked.
 pub(crate) fn put_op(inner: &Inner, request: PutItemRequest) -> Result<WriteOp<'static>> {
-    let (table, condition) = checked_write(inner, &request)?;
-    table.key_schema.validate_item(&request.item)?;
-    let key = table.key_schema.key_of(&request.item)?;
-    let (item, return_item) = (request.item, request.return_item_on_condition_failure);
-    Ok(WriteOp {
-        table,
-        key,
-        mutation: Mutation::With(Box::new(move |old| {
-            condition_failed(&condition, old, return_item)?;
-            Ok(Some(item))
-        })),
-    })
+    let checked = checked_write(inner, &request)?;
+    checked.table.key_schema.validate_item(&request.item)?;
+    let key = checked.table.key_schema.key_of(&request.item)?;
+    let item = request.item;
+    Ok(checked.write(key, move |_| Ok(Some(item))))
 }
 
 /// The write of a DeleteItem request, its condition parsed and checked.
 pub(crate) fn delete_op(inner: &Inner, request: DeleteItemRequest) -> Result<WriteOp<'static>> {
-    let (table, condition) = checked_write(inner, &request)?;
-    table.key_schema.validate_key(&request.key)?;
-    let return_item = request.return_item_on_condition_failure;
-    Ok(WriteOp {
-        table,
-        key: request.key,
-        mutation: Mutation::With(Box::new(move |old| {
-            condition_failed(&condition, old, return_item)?;
-            Ok(None)
-        })),
-    })
+    let checked = checked_write(inner, &request)?;
+    checked.table.key_schema.validate_key(&request.key)?;
+    Ok(checked.write(request.key, |_| Ok(None)))
 }
 
 /// The old item of a single write, if `returns` asked for it.
@@ -106,7 +135,27 @@ pub(crate) fn old_if_asked(returns: ReturnValues, mut written: Vec<Written>) -> 
     }
 }
 
+/// A condition on one item, checked in a transaction.
+#[derive(Debug)]
+pub(crate) struct CheckOp {
+    pub table_name: String,
+    pub key: Item,
+    /// Always given (`Some`).
+    pub condition_expression: Option<String>,
+    pub attributes: ExpressionAttributes,
+    pub return_item_on_condition_failure: bool,
+}
+
+/// The "write" of a condition check: changes nothing, fails if the
+/// condition does not hold.
+pub(crate) fn check_op(inner: &Inner, request: CheckOp) -> Result<WriteOp<'static>> {
+    let checked = checked_write(inner, &request)?;
+    checked.table.key_schema.validate_key(&request.key)?;
+    Ok(checked.write(request.key, |old| Ok(old.cloned())))
+}
+
 /// A typed update of one item, with an optional condition.
+#[derive(Debug)]
 pub(crate) struct UpdateOp {
     pub table_name: String,
     pub key: Item,
@@ -125,24 +174,12 @@ pub(crate) fn update_op(
     inner: &Inner,
     request: UpdateOp,
 ) -> Result<(WriteOp<'static>, UpdateAnswer)> {
-    let mut ctx = request.attributes.context()?;
-    let condition = parse_condition(&request.condition_expression, &mut ctx)?;
-    ctx.check_all_used().map_err(expr_error)?;
-    inner.check_open()?;
-    let table = inner.store.shared_table(&request.table_name)?;
-    table.key_schema.validate_key(&request.key)?;
-    request.update.validate(&table.key_schema)?;
+    let checked = checked_write(inner, &request)?;
+    checked.table.key_schema.validate_key(&request.key)?;
+    request.update.validate(&checked.table.key_schema)?;
     let touched: Vec<String> = request.update.touched().map(str::to_string).collect();
     let (update, key) = (request.update, request.key.clone());
-    let return_item = request.return_item_on_condition_failure;
-    let op = WriteOp {
-        table,
-        key: request.key,
-        mutation: Mutation::With(Box::new(move |old| {
-            condition_failed(&condition, old, return_item)?;
-            update.apply(old, &key).map(Some)
-        })),
-    };
+    let op = checked.write(request.key, move |old| update.apply(old, &key).map(Some));
     let returns = request.return_values;
     let answer: UpdateAnswer = Box::new(move |mut written| {
         let Written { old, new } = written.pop()?;

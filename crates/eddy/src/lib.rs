@@ -59,6 +59,7 @@ mod table;
 mod table_reads;
 mod tables;
 mod tags;
+mod transaction;
 mod transactions;
 mod ttl;
 mod update;
@@ -80,9 +81,10 @@ pub use requests::{
     QueryRequest, ScanRequest, Select, UpdateItemRequest,
 };
 pub use snapshots::StoreRebuild;
-pub use table::{DeleteItem, GetItem, PutItem, Table, UpdateItem};
+pub use table::{CheckItem, DeleteItem, GetItem, PutItem, Table, UpdateItem};
 pub use table_reads::{Pages, QueryTable, ScanTable};
 pub use tables::{IndexDescription, TableDescription, TableList};
+pub use transaction::Transaction;
 pub use transactions::{
     CancellationReason, TransactGetItem, TransactWriteItem, MAX_TRANSACTION_ITEMS, TOKEN_TTL,
 };

@@ -21,7 +21,7 @@ use eddy_model::{AttributeValue, Item};
 
 use crate::db::Database;
 use crate::error::Result;
-use crate::item_writes::{delete_op, old_if_asked, put_op, update_op, UpdateOp};
+use crate::item_writes::{delete_op, old_if_asked, put_op, update_op, CheckOp, UpdateOp};
 use crate::ops::ReturnValues;
 use crate::pending::WriteFuture;
 use crate::requests::{DeleteItemRequest, ExpressionAttributes, GetItemRequest, PutItemRequest};
@@ -154,6 +154,22 @@ impl Table {
         }
     }
 
+    /// A condition on the item with this key, for a
+    /// [`Transaction`](crate::Transaction) (`ConditionCheck`): the
+    /// transaction is cancelled unless it holds.
+    pub fn check(&self, key: Item, condition: impl Into<String>) -> CheckItem<'_> {
+        CheckItem {
+            table: self,
+            request: CheckOp {
+                table_name: self.name.to_string(),
+                key,
+                condition_expression: Some(condition.into()),
+                attributes: ExpressionAttributes::default(),
+                return_item_on_condition_failure: false,
+            },
+        }
+    }
+
     /// Reads the item with this key (GetItem); every acknowledged write is
     /// visible.
     pub fn get(&self, key: Item) -> GetItem<'_> {
@@ -247,8 +263,8 @@ macro_rules! condition_methods {
 #[must_use = "a request does nothing until .run() or .await"]
 #[derive(Debug)]
 pub struct PutItem<'t> {
-    table: &'t Table,
-    request: PutItemRequest,
+    pub(crate) table: &'t Table,
+    pub(crate) request: PutItemRequest,
 }
 
 impl PutItem<'_> {
@@ -286,8 +302,8 @@ impl IntoFuture for PutItem<'_> {
 #[must_use = "a request does nothing until .run() or .await"]
 #[derive(Debug)]
 pub struct DeleteItem<'t> {
-    table: &'t Table,
-    request: DeleteItemRequest,
+    pub(crate) table: &'t Table,
+    pub(crate) request: DeleteItemRequest,
 }
 
 impl DeleteItem<'_> {
@@ -319,8 +335,8 @@ impl IntoFuture for DeleteItem<'_> {
 /// [`returning`](UpdateItem::returning) asks for (`None` by default).
 #[must_use = "a request does nothing until .run() or .await"]
 pub struct UpdateItem<'t> {
-    table: &'t Table,
-    request: UpdateOp,
+    pub(crate) table: &'t Table,
+    pub(crate) request: UpdateOp,
 }
 
 impl std::fmt::Debug for UpdateItem<'_> {
@@ -358,6 +374,26 @@ impl IntoFuture for UpdateItem<'_> {
             Ok((op, answer)) => self.table.write_async(Ok(op), answer),
             Err(e) => self.table.write_async(Err(e), |_| None),
         }
+    }
+}
+
+/// A condition check; from [`Table::check`], for a
+/// [`Transaction`](crate::Transaction).
+#[must_use = "a condition check does nothing outside a transaction"]
+#[derive(Debug)]
+pub struct CheckItem<'t> {
+    pub(crate) table: &'t Table,
+    pub(crate) request: CheckOp,
+}
+
+impl CheckItem<'_> {
+    crate::table::placeholder_methods!();
+
+    /// When the condition fails, the cancellation reason carries the
+    /// current item.
+    pub fn old_item_on_condition_failure(mut self) -> Self {
+        self.request.return_item_on_condition_failure = true;
+        self
     }
 }
 

@@ -25,6 +25,13 @@ use crate::error::{Error, Result};
 use crate::requests::{condition_failed, expr_error, parse_condition, ExpressionAttributes};
 use crate::write::{Mode, Mutation, WriteOp};
 
+/// The fingerprint a client request token is checked against.
+pub(crate) fn fingerprint(request: &str) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    request.hash(&mut hasher);
+    hasher.finish()
+}
+
 /// The most actions one transaction may hold.
 pub const MAX_TRANSACTION_ITEMS: usize = 100;
 
@@ -144,17 +151,28 @@ impl Database {
         actions: Vec<TransactWriteItem>,
         client_request_token: Option<&str>,
     ) -> Result<()> {
-        if actions.is_empty() || actions.len() > MAX_TRANSACTION_ITEMS {
+        let fingerprint = fingerprint(&format!("{actions:?}"));
+        self.run_transaction(actions.len(), fingerprint, client_request_token, || {
+            actions.into_iter().map(|a| self.prepare(a)).collect()
+        })
+    }
+
+    /// A write transaction of `count` actions, whatever the request form:
+    /// the count checked, then the token, then the actions prepared by
+    /// `prepare` and written as one group (cancelled whole if any
+    /// condition fails).
+    pub(crate) fn run_transaction(
+        &self,
+        count: usize,
+        fingerprint: u64,
+        client_request_token: Option<&str>,
+        prepare: impl FnOnce() -> Result<Vec<WriteOp<'static>>>,
+    ) -> Result<()> {
+        if count == 0 || count > MAX_TRANSACTION_ITEMS {
             return Err(Error::Validation(format!(
-                "1 validation error detected: Value at 'transactItems' failed to satisfy constraint: Member must have length less than or equal to {MAX_TRANSACTION_ITEMS} and greater than or equal to 1 (got {})",
-                actions.len()
+                "1 validation error detected: Value at 'transactItems' failed to satisfy constraint: Member must have length less than or equal to {MAX_TRANSACTION_ITEMS} and greater than or equal to 1 (got {count})"
             )));
         }
-        let fingerprint = {
-            let mut hasher = std::collections::hash_map::DefaultHasher::new();
-            format!("{actions:?}").hash(&mut hasher);
-            hasher.finish()
-        };
         if let Some(token) = client_request_token {
             let mut tokens = self.inner.tokens.lock();
             tokens.retain(|_, (_, at)| at.elapsed() < TOKEN_TTL);
@@ -168,16 +186,14 @@ impl Database {
                 None => {}
             }
         }
-        let mut ops = Vec::with_capacity(actions.len());
+        let ops = prepare()?;
         let mut seen = BTreeSet::new();
-        for action in actions {
-            let op = self.prepare(action)?;
+        for op in &ops {
             if !seen.insert((op.table.id, op.table.key_schema.encode_key(&op.key)?)) {
                 return Err(Error::Validation(
                     "Transaction request cannot include multiple operations on one item".into(),
                 ));
             }
-            ops.push(op);
         }
         self.inner
             .write_group(ops, Mode::Transaction, ChangeOrigin::Application)?;

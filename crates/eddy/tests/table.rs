@@ -407,3 +407,86 @@ fn queries_and_scans_page_by_page() {
     );
     assert!(bad.next().is_none());
 }
+
+#[test]
+fn transactions_from_the_same_builders() {
+    use eddy::{ReturnValues, Update};
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path(), Options::new());
+    db.create_table("stock", KeySchema::new("sku", KeyType::S))
+        .unwrap();
+    let (items, stock) = (db.table("items").unwrap(), db.table("stock").unwrap());
+    let sku = || Item::new().with("sku", "apple");
+    stock.put(sku().with("n", 1)).run().unwrap();
+    let order = |id: u32| {
+        db.transaction()
+            .put(items.put(key(id)).condition("attribute_not_exists(id)"))
+            .update(
+                stock
+                    .update(sku(), Update::new().add("n", -1))
+                    .condition("n > :zero")
+                    .value(":zero", 0),
+            )
+    };
+    let lsn = db.last_lsn();
+    order(1).token("t1").run().unwrap();
+    assert_eq!(db.last_lsn(), lsn + 2, "one change per item, one group");
+    // The same token and actions: done already, nothing written.
+    order(1).token("t1").run().unwrap();
+    assert_eq!(db.last_lsn(), lsn + 2);
+    let mismatch = order(2).token("t1").run().unwrap_err();
+    assert_eq!(mismatch.kind(), ErrorKind::Conflict, "{mismatch:?}");
+    // Out of stock: cancelled whole, a reason per action.
+    match order(2).run().unwrap_err() {
+        Error::TransactionCanceled { reasons } => {
+            let codes: Vec<_> = reasons.iter().map(|r| r.code.as_str()).collect();
+            assert_eq!(codes, ["None", "ConditionalCheckFailed"]);
+        }
+        other => panic!("expected TransactionCanceled, got {other:?}"),
+    }
+    assert_eq!(items.get(key(2)).run().unwrap(), None);
+    assert_eq!(db.last_lsn(), lsn + 2);
+    // A condition check on an item the transaction does not write.
+    let checked = db
+        .transaction()
+        .check(
+            stock
+                .check(sku(), "n >= :one")
+                .value(":one", 1)
+                .old_item_on_condition_failure(),
+        )
+        .delete(items.delete(key(1)))
+        .run()
+        .unwrap_err();
+    match checked {
+        Error::TransactionCanceled { reasons } => {
+            assert_eq!(reasons[0].item, Some(sku().with("n", 0)));
+        }
+        other => panic!("expected TransactionCanceled, got {other:?}"),
+    }
+    // Refused before anything is read.
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = open(other_dir.path(), Options::new());
+    let foreign = db
+        .transaction()
+        .put(other.table("items").unwrap().put(key(3)))
+        .run()
+        .unwrap_err();
+    assert_eq!(foreign.kind(), ErrorKind::InvalidRequest, "{foreign:?}");
+    let returning = db
+        .transaction()
+        .delete(items.delete(key(1)).returning(ReturnValues::AllOld))
+        .run()
+        .unwrap_err();
+    assert_eq!(returning.kind(), ErrorKind::InvalidRequest, "{returning:?}");
+    let twice = db
+        .transaction()
+        .put(items.put(key(1)))
+        .delete(items.delete(key(1)))
+        .run()
+        .unwrap_err();
+    assert_eq!(twice.kind(), ErrorKind::InvalidRequest, "{twice:?}");
+    let empty = db.transaction().run().unwrap_err();
+    assert_eq!(empty.kind(), ErrorKind::InvalidRequest, "{empty:?}");
+    assert_eq!(db.last_lsn(), lsn + 2, "nothing refused was logged");
+}
