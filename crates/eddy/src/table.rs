@@ -26,7 +26,7 @@ use crate::ops::ReturnValues;
 use crate::pending::WriteFuture;
 use crate::requests::{DeleteItemRequest, ExpressionAttributes, GetItemRequest, PutItemRequest};
 use crate::update::Update;
-use crate::write::WriteOp;
+use crate::write::{Mode, WriteOp};
 
 /// A handle on one table of a [`Database`]; from [`Database::table`].
 /// Cheap to clone, `Send` and `Sync`.
@@ -191,7 +191,7 @@ impl Table {
         answer: impl FnOnce(Vec<crate::write::Written>) -> T + Send + 'static,
     ) -> WriteFuture<T> {
         let pending = match op {
-            Ok(op) => self.db.inner.write_async(vec![op]),
+            Ok(op) => self.db.inner.write_async(vec![op], Mode::FirstError, None),
             Err(e) => crate::pending::PendingWrite::ready(Err(e)),
         };
         WriteFuture::new(pending, answer)

@@ -8,13 +8,16 @@
 //! does: all or nothing, one log group, one change record per changed item,
 //! cancelled whole with a reason per action if any condition fails.
 
+use std::future::IntoFuture;
+
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::item_writes::{check_op, delete_op, put_op, update_op};
 use crate::ops::ReturnValues;
+use crate::pending::{PendingWrite, WriteFuture};
 use crate::table::{CheckItem, DeleteItem, PutItem, Table, UpdateItem};
-use crate::transactions::fingerprint;
-use crate::write::WriteOp;
+use crate::transactions::{check_distinct, fingerprint, remember_token};
+use crate::write::{AfterWrite, Mode, WriteOp};
 
 impl Database {
     /// A write transaction (TransactWriteItems) over tables of this
@@ -59,7 +62,7 @@ impl Database {
 }
 
 /// A write transaction; from [`Database::transaction`].
-#[must_use = "a transaction does nothing until .run()"]
+#[must_use = "a transaction does nothing until .run() or .await"]
 pub struct Transaction<'d> {
     db: &'d Database,
     /// The actions so far, or the first one that was refused.
@@ -124,7 +127,8 @@ impl Transaction<'_> {
         self
     }
 
-    /// Runs the transaction, and blocks until it is durable.
+    /// Runs the transaction, and blocks until it is durable. `.await` it
+    /// instead to park no thread.
     ///
     /// # Errors
     ///
@@ -170,5 +174,31 @@ impl Transaction<'_> {
             Err(e) => self.ops = Err(e),
         }
         self
+    }
+}
+
+impl IntoFuture for Transaction<'_> {
+    type Output = Result<()>;
+    type IntoFuture = WriteFuture<()>;
+
+    /// The errors of [`Transaction::run`]. The token is recorded once the
+    /// transaction is applied, even if the future is dropped.
+    fn into_future(self) -> Self::IntoFuture {
+        let fingerprint = fingerprint(&self.requests);
+        let (db, token) = (self.db, self.token);
+        let pending = self.ops.and_then(|ops| {
+            if db.transaction_replayed(ops.len(), fingerprint, token.as_deref())? {
+                return Ok(PendingWrite::ready(Ok(Vec::new())));
+            }
+            check_distinct(&ops)?;
+            let after = token.map(|token| -> AfterWrite {
+                Box::new(move |inner| remember_token(inner, &token, fingerprint))
+            });
+            Ok(db.inner.write_async(ops, Mode::Transaction, after))
+        });
+        WriteFuture::new(
+            pending.unwrap_or_else(|e| PendingWrite::ready(Err(e))),
+            |_| (),
+        )
     }
 }

@@ -20,10 +20,31 @@ use std::time::{Duration, Instant};
 use eddy_model::expr::{Condition, Projection, UpdateExpression};
 use eddy_model::{ChangeOrigin, Item};
 
-use crate::db::Database;
+use crate::db::{Database, Inner};
 use crate::error::{Error, Result};
 use crate::requests::{condition_failed, expr_error, parse_condition, ExpressionAttributes};
 use crate::write::{Mode, Mutation, WriteOp};
+
+/// Refuses two actions on one item.
+pub(crate) fn check_distinct(ops: &[WriteOp<'_>]) -> Result<()> {
+    let mut seen = BTreeSet::new();
+    for op in ops {
+        if !seen.insert((op.table.id, op.table.key_schema.encode_key(&op.key)?)) {
+            return Err(Error::Validation(
+                "Transaction request cannot include multiple operations on one item".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Remembers a done transaction's client request token.
+pub(crate) fn remember_token(inner: &Inner, token: &str, fingerprint: u64) {
+    inner
+        .tokens
+        .lock()
+        .insert(token.to_string(), (fingerprint, Instant::now()));
+}
 
 /// The fingerprint a client request token is checked against.
 pub(crate) fn fingerprint(request: &str) -> u64 {
@@ -168,6 +189,28 @@ impl Database {
         client_request_token: Option<&str>,
         prepare: impl FnOnce() -> Result<Vec<WriteOp<'static>>>,
     ) -> Result<()> {
+        if self.transaction_replayed(count, fingerprint, client_request_token)? {
+            return Ok(());
+        }
+        let ops = prepare()?;
+        check_distinct(&ops)?;
+        self.inner
+            .write_group(ops, Mode::Transaction, ChangeOrigin::Application)?;
+        if let Some(token) = client_request_token {
+            remember_token(&self.inner, token, fingerprint);
+        }
+        Ok(())
+    }
+
+    /// The checks before a transaction's actions are evaluated: their
+    /// count, then its client request token. `Ok(true)` if the token's
+    /// transaction is done already.
+    pub(crate) fn transaction_replayed(
+        &self,
+        count: usize,
+        fingerprint: u64,
+        client_request_token: Option<&str>,
+    ) -> Result<bool> {
         if count == 0 || count > MAX_TRANSACTION_ITEMS {
             return Err(Error::Validation(format!(
                 "1 validation error detected: Value at 'transactItems' failed to satisfy constraint: Member must have length less than or equal to {MAX_TRANSACTION_ITEMS} and greater than or equal to 1 (got {count})"
@@ -177,7 +220,7 @@ impl Database {
             let mut tokens = self.inner.tokens.lock();
             tokens.retain(|_, (_, at)| at.elapsed() < TOKEN_TTL);
             match tokens.get(token) {
-                Some((seen, _)) if *seen == fingerprint => return Ok(()),
+                Some((seen, _)) if *seen == fingerprint => return Ok(true),
                 Some(_) => {
                     return Err(Error::IdempotentParameterMismatch(
                         "The request uses the same client token as a previous, but non-identical request.".into(),
@@ -186,24 +229,7 @@ impl Database {
                 None => {}
             }
         }
-        let ops = prepare()?;
-        let mut seen = BTreeSet::new();
-        for op in &ops {
-            if !seen.insert((op.table.id, op.table.key_schema.encode_key(&op.key)?)) {
-                return Err(Error::Validation(
-                    "Transaction request cannot include multiple operations on one item".into(),
-                ));
-            }
-        }
-        self.inner
-            .write_group(ops, Mode::Transaction, ChangeOrigin::Application)?;
-        if let Some(token) = client_request_token {
-            self.inner
-                .tokens
-                .lock()
-                .insert(token.to_string(), (fingerprint, Instant::now()));
-        }
-        Ok(())
+        Ok(false)
     }
 
     fn prepare(&self, action: TransactWriteItem) -> Result<WriteOp<'static>> {

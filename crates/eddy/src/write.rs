@@ -73,6 +73,9 @@ pub(crate) enum Mode {
     Transaction,
 }
 
+/// What runs once an async write is applied.
+pub(crate) type AfterWrite = Box<dyn FnOnce(&Inner) + Send>;
+
 /// The guard of one lock stripe: owned, so that an async write's stripes
 /// travel with it to the thread that finishes it.
 pub(crate) type StripeGuard = ArcMutexGuard<RawMutex, ()>;
@@ -126,12 +129,24 @@ impl Inner {
     /// and applied. The log's completion thread applies it to the store as
     /// soon as it is durable, so a dropped future changes nothing: the
     /// write completes (and its stripes are released) either way.
-    pub(crate) fn write_async(self: &Arc<Self>, ops: Vec<WriteOp<'_>>) -> PendingWrite {
-        let prepared = match self.prepare(ops, Mode::FirstError, ChangeOrigin::Application) {
+    ///
+    /// `after` runs once the write is applied (or found to change nothing),
+    /// whether or not the future is still there: a transaction records its
+    /// client request token with it.
+    pub(crate) fn write_async(
+        self: &Arc<Self>,
+        ops: Vec<WriteOp<'_>>,
+        mode: Mode,
+        after: Option<AfterWrite>,
+    ) -> PendingWrite {
+        let prepared = match self.prepare(ops, mode, ChangeOrigin::Application) {
             Ok(p) => p,
             Err(e) => return PendingWrite::ready(Err(e)),
         };
         if prepared.changes.is_empty() {
+            if let Some(after) = after {
+                after(self);
+            }
             return PendingWrite::ready(Ok(prepared.written));
         }
         let (payloads, values) = encode(&prepared.changes);
@@ -142,6 +157,9 @@ impl Inner {
                 Ok(committed) => inner.finish(prepared, &values, committed),
                 Err(e) => Err(inner.log_error(e)),
             };
+            if let (Ok(_), Some(after)) = (&result, after) {
+                after(&inner);
+            }
             // A dropped future: the write is done all the same.
             drop(tx.send(result));
         });

@@ -490,3 +490,43 @@ fn transactions_from_the_same_builders() {
     assert_eq!(empty.kind(), ErrorKind::InvalidRequest, "{empty:?}");
     assert_eq!(db.last_lsn(), lsn + 2, "nothing refused was logged");
 }
+
+#[test]
+fn awaited_transactions_and_their_tokens() {
+    use eddy::Update;
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path(), Options::new());
+    let items = db.table("items").unwrap();
+    let rt = runtime();
+    let add = |n: i64| {
+        db.transaction()
+            .update(items.update(key(1), Update::new().add("n", n)))
+            .put(items.put(key(2)))
+    };
+    rt.block_on(add(1).token("a").into_future()).unwrap();
+    assert_eq!(items.get(key(1)).run().unwrap(), Some(key(1).with("n", 1)));
+    // A dropped future still applies the transaction and records its
+    // token: the retry with the token is done already, not done twice.
+    drop(add(10).token("b").into_future());
+    // Callbacks run in commit order: once a later awaited write is done,
+    // so is everything the dropped one had to do.
+    rt.block_on(items.put(key(9)).into_future()).unwrap();
+    assert_eq!(items.get(key(1)).run().unwrap(), Some(key(1).with("n", 11)));
+    let lsn = db.last_lsn();
+    rt.block_on(add(10).token("b").into_future()).unwrap();
+    assert_eq!(db.last_lsn(), lsn, "the retry wrote nothing");
+    assert_eq!(items.get(key(1)).run().unwrap(), Some(key(1).with("n", 11)));
+    // Cancelled, awaited.
+    let cancelled = rt
+        .block_on(
+            db.transaction()
+                .delete(items.delete(key(2)).condition("attribute_not_exists(id)"))
+                .into_future(),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(cancelled, Error::TransactionCanceled { .. }),
+        "{cancelled:?}"
+    );
+    assert_eq!(items.get(key(2)).run().unwrap(), Some(key(2)));
+}
