@@ -25,7 +25,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use eddy::crates::stream::{
+use eddy::stream::{
     CreateStream, IteratorType, PutRecord, ShardSubscription, StreamOptions, Streams,
 };
 use eddy::{Durability, Item, Options, ReturnValues};
@@ -117,7 +117,7 @@ fn spawn_fanout_readers<'s>(
     stamps: &'s Stamps,
     arrivals: &'s Arrivals,
     stop: &'s AtomicBool,
-    index: fn(&eddy::crates::stream::Record) -> Option<usize>,
+    index: fn(&eddy::stream::Record) -> Option<usize>,
 ) -> Vec<std::thread::ScopedJoinHandle<'s, ()>> {
     subs.into_iter()
         .map(|sub| {

@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use eddy::crates::stream::{CreateStream, IteratorType, PutRecord, StreamOptions, Streams};
+use eddy::stream::{CreateStream, IteratorType, PutRecord, StreamOptions, Streams};
 
 const STREAM: &str = "bench-get-records";
 const SHARD: &str = "shardId-000000000000";

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use eddy::crates::stream::{CreateStream, StreamMode};
+use eddy::stream::{CreateStream, StreamMode};
 use eddy::{Database, Durability, IndexDef, Item, KeySchema, KeyType, Options};
 use eddy_model::codec;
 

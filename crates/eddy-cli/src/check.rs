@@ -21,7 +21,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use clap::Args;
-use eddy::crates::stream::IteratorType;
+use eddy::stream::IteratorType;
 use eddy::{Database, Item, ScanRequest};
 use indicatif::{ProgressBar, ProgressStyle};
 

@@ -13,7 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
-use eddy::crates::stream::{CreateStream, IteratorType, StreamMode};
+use eddy::stream::{CreateStream, IteratorType, StreamMode};
 use eddy::{
     AttributeValue, ChangeRecord, Database, DestinationStatus, Durability, Item, KeySchema,
     KeyType, Options, Query, ReturnValues, Update,

@@ -55,7 +55,7 @@ use std::time::Duration;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use clap::Args;
-use eddy::crates::stream::{IteratorType, Record, Shard};
+use eddy::stream::{IteratorType, Record, Shard};
 use eddy::Database;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -666,7 +666,7 @@ mod tests {
             shard_id: id.into(),
             parent_shard_id: parent.map(Into::into),
             adjacent_parent_shard_id: adjacent.map(Into::into),
-            hash_key_range: eddy::crates::stream::even_split(1)[0],
+            hash_key_range: eddy::stream::even_split(1)[0],
             starting_sequence_number: "0".into(),
             ending_sequence_number: None,
         };

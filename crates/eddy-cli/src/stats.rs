@@ -24,7 +24,7 @@
 use std::collections::BTreeMap;
 
 use clap::Args;
-use eddy::crates::stream::{SequenceNumber, ShardTip};
+use eddy::stream::{SequenceNumber, ShardTip};
 use eddy::{ConsumerCheckpoint, Database, DestinationStatus, SHARD_END};
 
 use crate::common::{self, format_millis, CliResult, DataArg};

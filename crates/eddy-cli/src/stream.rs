@@ -5,7 +5,7 @@
 //! (`shardId-000000000001`) or just their index (`1`).
 
 use clap::{ArgGroup, Args, Subcommand};
-use eddy::crates::stream::{shard_id, CreateStream, Shard, StreamMode};
+use eddy::stream::{shard_id, CreateStream, Shard, StreamMode};
 use eddy::Database;
 
 use crate::common::{self, format_millis, CliResult, DataArg};

@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use clap::Args;
-use eddy::crates::stream::{IteratorType, Record, Shard};
+use eddy::stream::{IteratorType, Record, Shard};
 use eddy::{Database, Item};
 use serde_json::Value as Json;
 

@@ -668,7 +668,7 @@ fn stream_export_writes_dated_json_lines() {
     // A record that is not JSON, put straight into the stream.
     {
         let db = eddy::Database::open(d).unwrap();
-        let record = eddy::crates::stream::PutRecord::new("raw", vec![0xff, 0x00]);
+        let record = eddy::stream::PutRecord::new("raw", vec![0xff, 0x00]);
         db.streams().put_record("s1", record).unwrap();
         db.close().unwrap();
     }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use eddy::crates::stream::{CreateStream, StreamMode};
+use eddy::stream::{CreateStream, StreamMode};
 use eddy::{InitialPosition, Item, KeySchema, KeyType, ReturnValues};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};

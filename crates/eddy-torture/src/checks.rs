@@ -20,7 +20,7 @@
 
 use std::collections::BTreeMap;
 
-use eddy::crates::stream::SequenceNumber;
+use eddy::stream::SequenceNumber;
 use eddy::{AttributeValue, ChangeKind, ChangeRecord, Database, InitialPosition, Item, SHARD_END};
 
 use crate::common::{

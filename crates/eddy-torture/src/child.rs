@@ -35,9 +35,7 @@ use std::path::PathBuf;
 use std::thread::sleep;
 use std::time::Duration;
 
-use eddy::crates::stream::{
-    partition_key_hash, HashKeyRange, IteratorType, Shard, Streams, TrimReport,
-};
+use eddy::stream::{partition_key_hash, HashKeyRange, IteratorType, Shard, Streams, TrimReport};
 use eddy::{
     AttributeValue, Database, ExpressionAttributes, InitialPosition, Item, ReturnValues,
     TransactWriteItem, Update,
@@ -431,7 +429,7 @@ fn reader(db: &Database) {
 fn check_record(
     shard: &str,
     range: Option<HashKeyRange>,
-    record: &eddy::crates::stream::Record,
+    record: &eddy::stream::Record,
     items: &mut HashMap<String, ItemView>,
     seen: &mut HashSet<String>,
 ) {

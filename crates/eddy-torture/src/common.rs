@@ -93,7 +93,7 @@ pub enum CampaignError {
         /// What the parent was doing.
         context: String,
         /// The stream engine's error.
-        source: Box<eddy::crates::stream::Error>,
+        source: Box<eddy::stream::Error>,
     },
     /// The power-cut file system failed (mounting, cutting, exporting).
     #[error("{context}")]
@@ -132,7 +132,7 @@ impl<T> Context<T> for std::result::Result<T, eddy::Error> {
     }
 }
 
-impl<T> Context<T> for std::result::Result<T, eddy::crates::stream::Error> {
+impl<T> Context<T> for std::result::Result<T, eddy::stream::Error> {
     fn ctx(self, context: impl FnOnce() -> String) -> Result<T> {
         self.map_err(|source| CampaignError::Stream {
             context: context(),

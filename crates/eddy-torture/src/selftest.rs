@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use eddy::crates::stream::{CreateStream, PutRecord};
+use eddy::stream::{CreateStream, PutRecord};
 use eddy::{Database, InitialPosition, Item, KeySchema, KeyType, ReturnValues};
 
 use crate::checks::{check_transfers, At, Consumption, Ledger, Model};
@@ -182,7 +182,7 @@ fn a_checkpoint_ahead_of_processing_or_behind_its_ack_is_caught() {
     // Processed and checkpointed past the shard's end: records read before
     // their fsync and lost with the power.
     let past_end = {
-        let mut parsed: eddy::crates::stream::SequenceNumber = seq(2).parse().unwrap();
+        let mut parsed: eddy::stream::SequenceNumber = seq(2).parse().unwrap();
         parsed.seq_ix += 1;
         parsed.to_string()
     };

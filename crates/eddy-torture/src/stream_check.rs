@@ -26,8 +26,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::Duration;
 
-use eddy::crates::model::stream_record::{event_id, partition_key, KinesisRecord};
-use eddy::crates::stream::{partition_key_hash, IteratorType, Record, SequenceNumber, Shard};
+use eddy::stream::{partition_key_hash, IteratorType, Record, SequenceNumber, Shard};
+use eddy::stream_record::{event_id, partition_key, KinesisRecord};
 use eddy::{ChangeRecord, Database, Precision};
 
 use crate::checks::At;
@@ -195,7 +195,7 @@ impl StreamTracker {
         if let Some(gone) = self.shards.keys().find(|i| !listed.contains(i)) {
             return at.fail(format!(
                 "shard {} disappeared from the stream (expired or lost)",
-                eddy::crates::stream::shard_id(*gone)
+                eddy::stream::shard_id(*gone)
             ));
         }
         for (index, shard) in &shards {

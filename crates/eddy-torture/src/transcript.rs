@@ -25,7 +25,7 @@
 use std::collections::BTreeMap;
 use std::io::BufRead;
 
-use eddy::crates::stream::SequenceNumber;
+use eddy::stream::SequenceNumber;
 
 /// What a write leaves behind for its key: the item's `v`, or deleted.
 pub type Outcome = Option<u64>;
@@ -76,7 +76,7 @@ pub struct Transcript {
 /// The sequence index of `seq` if it is a valid sequence number of `shard`.
 fn seq_ix(shard: &str, seq: &str) -> Option<u64> {
     let parsed: SequenceNumber = seq.parse().ok()?;
-    (eddy::crates::stream::shard_id(parsed.shard_index) == shard).then_some(parsed.seq_ix)
+    (eddy::stream::shard_id(parsed.shard_index) == shard).then_some(parsed.seq_ix)
 }
 
 impl Transcript {
@@ -221,7 +221,7 @@ mod tests {
 
     #[test]
     fn consumer_lines_keep_the_highest_index_per_shard() {
-        let shard = eddy::crates::stream::shard_id(3);
+        let shard = eddy::stream::shard_id(3);
         let seq = |ix| SequenceNumber::new(1_700_000_000, 3, ix, 1_700_000_001).to_string();
         let text = format!(
             "P {shard} {}\nP {shard} {}\nC {shard} {}\nPANIC boom\nP {shard} 12\n",

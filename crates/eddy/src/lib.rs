@@ -98,12 +98,41 @@ pub use eddy_model::{
 };
 pub use eddy_store::{Page, Query, Scan, SnapshotInfo, SortCondition};
 
-/// The crates eddy is built from, for what the facade does not re-export.
-pub mod crates {
-    pub use eddy_changelog as changelog;
-    pub use eddy_model as model;
-    pub use eddy_store as store;
-    pub use eddy_stream as stream;
+/// The item model's expression language, DynamoDB JSON and the Kinesis
+/// record format, for code that parses requests or reads stream records.
+pub use eddy_model::{expr, json, stream_record};
+
+/// The errors of the change log and the table store, as
+/// [`Error::Log`], [`Error::Store`] and [`Error::StoreUnrecoverable`]
+/// carry them.
+pub use eddy_changelog::Error as LogError;
+pub use eddy_store::Error as StoreError;
+
+/// The Kinesis-style streams engine behind [`Database::streams`]: its
+/// handle, its requests and answers, its errors and limits.
+pub mod stream {
+    pub use eddy_stream::{
+        even_split, partition_key_hash, shard_id, system_clock_millis, AppendNotice, Appended,
+        ChildShard, Clock, Consumer, ConsumerRef, ConsumerStatus, CreateStream, DecryptFailure,
+        Error, GetRecordsOutput, HashKeyRange, IteratorType, PutRecord, PutRecordOutput,
+        PutRecordsOutput, PutRecordsResultEntry, Record, Result, SequenceNumber,
+        SequenceNumberError, Shard, ShardSubscription, ShardTip, StartingPosition,
+        StreamDescription, StreamMode, StreamOptions, StreamStatus, Streams, SubscribeToShardEvent,
+        TornTail, TrimReport, UpdateShardCountOutput, Visibility, DEFAULT_SEGMENT_SIZE,
+        DEFAULT_SHARD_LIMIT, HEARTBEAT_MILLIS, ITERATOR_TTL_MILLIS, MAX_CONSUMERS_PER_STREAM,
+        MAX_EVENT_BYTES, MAX_EVENT_RECORDS, MAX_GET_RECORDS, MAX_GET_RECORDS_BYTES,
+        MAX_PUT_RECORDS, MAX_PUT_RECORDS_BYTES, MAX_RECORD_BYTES, SUBSCRIPTION_MILLIS,
+        TAKEOVER_MILLIS,
+    };
+}
+
+/// What tests of code that embeds eddy need: the fault-injecting file
+/// layer for [`Options::log_fs`] (fsync failures, full disks, short
+/// writes, slow disks). Only with the `testing` feature.
+#[cfg(feature = "testing")]
+pub mod testing {
+    pub use eddy_model::io::fault::FaultFs;
+    pub use eddy_model::io::LogFs;
 }
 
 /// The README's examples, compiled and run as doctests.

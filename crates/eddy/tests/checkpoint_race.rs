@@ -22,8 +22,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use eddy::crates::model::stream_record::event_id;
-use eddy::crates::stream::{CreateStream, StreamMode};
+use eddy::stream::{CreateStream, StreamMode};
+use eddy::stream_record::event_id;
 use eddy::{Database, Item, KeySchema, KeyType, Options, ReturnValues};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use eddy::crates::stream::{CreateStream, PutRecord, StreamMode};
+use eddy::stream::{CreateStream, PutRecord, StreamMode};
 use eddy::{Database, InitialPosition, StreamConsumer, SHARD_END};
 
 fn put(db: &Database, key: usize, value: usize) {

@@ -26,8 +26,8 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use eddy::crates::model::stream_record::event_id;
-use eddy::crates::stream::{CreateStream, StreamMode};
+use eddy::stream::{CreateStream, StreamMode};
+use eddy::stream_record::event_id;
 use eddy::{
     AttributeValue, Database, ExpressionAttributes, Item, KeySchema, KeyType, ReturnValues,
     TransactWriteItem, Update,

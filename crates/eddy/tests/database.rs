@@ -316,13 +316,8 @@ fn subscription_follows_live_writes() {
 
 /// A database whose change log writes through a [`FaultFs`], with table
 /// `tbl` holding items `a`/0..5.
-fn db_on_fault_fs(
-    dir: &std::path::Path,
-) -> (
-    Database,
-    std::sync::Arc<eddy::crates::changelog::io::fault::FaultFs>,
-) {
-    let fs = std::sync::Arc::new(eddy::crates::changelog::io::fault::FaultFs::new());
+fn db_on_fault_fs(dir: &std::path::Path) -> (Database, std::sync::Arc<eddy::testing::FaultFs>) {
+    let fs = std::sync::Arc::new(eddy::testing::FaultFs::new());
     let db = Database::open_with(dir, eddy::Options::new().log_fs(fs.clone())).unwrap();
     db.create_table(
         "tbl",
@@ -404,7 +399,7 @@ fn a_full_disk_refuses_writes_keeps_reads_and_recovers_when_space_is_back() {
     fs.enospc_on_write(true);
     for i in 5..8 {
         match db.put_item("tbl", key("a", i), ReturnValues::None) {
-            Err(Error::Log(eddy::crates::changelog::Error::WriteFailed { source, .. })) => {
+            Err(Error::Log(eddy::LogError::WriteFailed { source, .. })) => {
                 assert_eq!(source.kind(), std::io::ErrorKind::StorageFull);
             }
             other => panic!("expected a refused write, got {other:?}"),
@@ -430,7 +425,7 @@ fn a_full_disk_refuses_writes_keeps_reads_and_recovers_when_space_is_back() {
 
 #[test]
 fn an_undecodable_logged_change_stops_the_open_and_names_its_lsn() {
-    use eddy::crates::changelog::{ChangeLog, LogOptions};
+    use eddy_changelog::{ChangeLog, LogOptions};
     let dir = tempfile::tempdir().unwrap();
     let db = db_with_table(dir.path());
     for i in 0..10 {

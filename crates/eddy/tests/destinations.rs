@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use eddy::crates::stream::{CreateStream, StreamMode};
+use eddy::stream::{CreateStream, StreamMode};
 use eddy::{
     Database, DestinationStatus, Error, Item, KeySchema, KeyType, Precision, ReturnValues, Update,
 };

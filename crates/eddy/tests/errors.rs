@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use eddy::crates::changelog::io::fault::FaultFs;
+use eddy::testing::FaultFs;
 use eddy::{error_chain, Database, Error, ErrorKind, Item, KeySchema, KeyType, ReturnValues};
 
 fn key(i: u32) -> Item {
@@ -114,7 +114,7 @@ fn a_data_directory_that_is_a_file_is_an_io_error_with_its_cause() {
 
 #[test]
 fn a_change_that_does_not_decode_names_its_lsn_and_its_cause() {
-    use eddy::crates::changelog::{ChangeLog, LogOptions};
+    use eddy_changelog::{ChangeLog, LogOptions};
     let dir = tempfile::tempdir().unwrap();
     let db = Database::open(dir.path()).unwrap();
     db.create_table("tbl", KeySchema::new("pk", KeyType::S))

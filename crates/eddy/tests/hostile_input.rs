@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use eddy::crates::stream::{CreateStream, IteratorType, PutRecord};
+use eddy::stream::{CreateStream, IteratorType, PutRecord};
 use eddy::{AttributeValue, Database, Error, Item, KeySchema, KeyType, ReturnValues};
 
 /// Every path below `root`, except those below `skip`.

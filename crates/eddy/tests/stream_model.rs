@@ -12,9 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use eddy::crates::stream::{
-    partition_key_hash, CreateStream, IteratorType, PutRecord, Shard, StreamMode,
-};
+use eddy::stream::{partition_key_hash, CreateStream, IteratorType, PutRecord, Shard, StreamMode};
 use eddy::{Database, Durability, Options};
 use proptest::prelude::*;
 
@@ -75,7 +73,7 @@ fn open_shards(db: &Database) -> Vec<Shard> {
 }
 
 /// Every record of the stream, shard by shard with parents first.
-fn read_all(db: &Database) -> Vec<(Shard, Vec<eddy::crates::stream::Record>)> {
+fn read_all(db: &Database) -> Vec<(Shard, Vec<eddy::stream::Record>)> {
     let shards = db.streams().list_shards(STREAM).unwrap();
     let mut done: BTreeSet<String> = BTreeSet::new();
     let mut out = Vec::new();

@@ -5,7 +5,7 @@ use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::Duration;
 
-use eddy::crates::changelog::io::fault::FaultFs;
+use eddy::testing::FaultFs;
 use eddy::{AttributeValue, Database, Error, ErrorKind, Item, KeySchema, KeyType, Options};
 
 fn key(i: u32) -> Item {

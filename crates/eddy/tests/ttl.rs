@@ -8,7 +8,7 @@ mod common;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use eddy::crates::stream::{CreateStream, StreamMode};
+use eddy::stream::{CreateStream, StreamMode};
 use eddy::{ChangeKind, ChangeOrigin, Database, Item, KeySchema, KeyType, Options, ReturnValues};
 
 #[test]

@@ -5,7 +5,7 @@
 //! `UnprocessedItems` is always empty; `UnprocessedKeys` holds the keys
 //! left once a BatchGetItem answer reaches 16 MB, as in DynamoDB.
 
-use eddy::crates::model::expr::{ExpressionContext, Projection};
+use eddy::expr::{ExpressionContext, Projection};
 use eddy::{Item, WriteRequest};
 use serde_json::{json, Map, Value};
 

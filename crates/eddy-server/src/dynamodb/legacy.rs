@@ -17,7 +17,7 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
-use eddy::crates::model::json::value_from_json;
+use eddy::json::value_from_json;
 use eddy::{AttributeType, AttributeValue, ExpressionAttributes};
 use serde_json::Value;
 

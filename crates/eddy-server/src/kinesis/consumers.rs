@@ -7,7 +7,7 @@
 //! `StreamARN` and `ConsumerName`. Tags given at registration are kept
 //! under the consumer's ARN and cleared when it is deregistered.
 
-use eddy::crates::stream::ConsumerRef;
+use eddy::stream::ConsumerRef;
 use serde_json::{json, Value};
 
 use super::{

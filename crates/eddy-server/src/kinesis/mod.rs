@@ -1,5 +1,5 @@
 //! The Kinesis Data Streams API (`Kinesis_20131202.*`, JSON 1.1 or CBOR)
-//! mapped onto the stream engine ([`eddy::crates::stream::Streams`]).
+//! mapped onto the stream engine ([`eddy::stream::Streams`]).
 //!
 //! Each submodule takes one family of operations: `streams` creating,
 //! describing, listing and deleting streams, `modify` retention,
@@ -86,7 +86,7 @@ pub(crate) fn handle(ctx: &Context, operation: &str, body: &Value, encoding: Enc
 /// Maps the stream engine's errors onto Kinesis's wire errors: the engine
 /// names the error and its message is the one to send; storage faults are
 /// `InternalFailureException` (HTTP 500).
-pub(crate) fn error(e: eddy::crates::stream::Error) -> ApiError {
+pub(crate) fn error(e: eddy::stream::Error) -> ApiError {
     if e.is_internal() {
         ApiError::internal(Service::Kinesis, eddy::error_chain(&e))
     } else {
@@ -230,7 +230,7 @@ pub(crate) fn check_name(member: &str, value: &str) -> Result<(), ApiError> {
 
 /// The current time in epoch milliseconds (for pagination tokens).
 pub(crate) fn now_millis() -> u64 {
-    eddy::crates::stream::system_clock_millis()
+    eddy::stream::system_clock_millis()
 }
 
 #[cfg(test)]
@@ -367,7 +367,7 @@ mod tests {
 
     #[test]
     fn engine_errors_keep_their_names_and_faults_are_500() {
-        use eddy::crates::stream::Error as E;
+        use eddy::stream::Error as E;
         let e = error(E::ResourceNotFound(
             "Stream x under account 0 not found.".into(),
         ));

@@ -6,7 +6,7 @@
 //! kinesalite words. At the end of a closed shard, GetRecords answers
 //! without `NextShardIterator` and with the shard's `ChildShards`.
 
-use eddy::crates::stream::IteratorType;
+use eddy::stream::IteratorType;
 use serde_json::{json, Value};
 
 use super::{check_name, error, opt_u32, req_enum, shapes, stream_ref, Out};

@@ -3,7 +3,7 @@
 //! epoch seconds with a millisecond fraction).
 
 use base64::Engine as _;
-use eddy::crates::stream::{
+use eddy::stream::{
     ChildShard, Consumer, HashKeyRange, Record, SequenceNumber, Shard, StreamDescription,
 };
 use serde_json::{json, Map, Number, Value};

@@ -23,7 +23,7 @@
 
 use std::collections::HashSet;
 
-use eddy::crates::stream::{Shard, StreamDescription};
+use eddy::stream::{Shard, StreamDescription};
 use serde_json::{json, Value};
 
 use super::{check_name, error, now_millis, opt_u32, shapes, stream_name_of_arn, token, Out};

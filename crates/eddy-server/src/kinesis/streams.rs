@@ -5,7 +5,7 @@
 //! whenever it is observed; the engine also checks names and shard counts,
 //! and its errors go to the client unchanged.
 
-use eddy::crates::stream::{CreateStream, StreamMode};
+use eddy::stream::{CreateStream, StreamMode};
 use serde_json::{json, Value};
 
 use super::{

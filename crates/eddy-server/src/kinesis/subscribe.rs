@@ -19,7 +19,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use eddy::crates::stream::{ShardSubscription, SubscribeToShardEvent};
+use eddy::stream::{ShardSubscription, SubscribeToShardEvent};
 use serde_json::{json, Value};
 use tokio::sync::mpsc::Sender;
 
@@ -377,10 +377,10 @@ mod tests {
             records: Vec::new(),
             continuation_sequence_number: None,
             millis_behind_latest: 0,
-            child_shards: vec![eddy::crates::stream::ChildShard {
+            child_shards: vec![eddy::stream::ChildShard {
                 shard_id: "shardId-000000000001".into(),
                 parent_shards: vec!["shardId-000000000000".into()],
-                hash_key_range: eddy::crates::stream::HashKeyRange {
+                hash_key_range: eddy::stream::HashKeyRange {
                     starting_hash_key: 0,
                     ending_hash_key: 9,
                 },

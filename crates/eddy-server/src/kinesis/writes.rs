@@ -5,7 +5,7 @@
 //! (1..=500) and total size; this module checks member presence and types.
 //! Both answer the `EncryptionType` the stream's new records get.
 
-use eddy::crates::stream::{PutRecord, PutRecordsOutput, PutRecordsResultEntry};
+use eddy::stream::{PutRecord, PutRecordsOutput, PutRecordsResultEntry};
 use serde_json::{json, Value};
 
 use super::{error, stream_ref, Out};
@@ -114,7 +114,7 @@ mod tests {
     use super::super::test_support::*;
     use super::*;
     use base64::Engine as _;
-    use eddy::crates::stream::PutRecordOutput;
+    use eddy::stream::PutRecordOutput;
 
     #[test]
     fn put_records_answers_in_request_order() {
@@ -135,7 +135,7 @@ mod tests {
         let d = ctx.db.streams().describe_stream("s").unwrap();
         for (i, r) in results.iter().enumerate() {
             // Each entry went to the shard its key hashes to.
-            let hash = eddy::crates::stream::partition_key_hash(&format!("key-{i}"));
+            let hash = eddy::stream::partition_key_hash(&format!("key-{i}"));
             let owner = d
                 .shards
                 .iter()

@@ -1,6 +1,6 @@
 //! Tests of the legacy-parameter translation, against the real expression engine.
 use super::*;
-use eddy::crates::model::expr::{
+use eddy::expr::{
     Condition, ExpressionContext, KeyCondition, Projection, SortKeyCondition, UpdateExpression,
 };
 use eddy::{Item, KeySchema, KeyType};
