@@ -166,14 +166,14 @@ pub(crate) struct UpdateOp {
     pub return_item_on_condition_failure: bool,
 }
 
-/// The answer of an update: what `returns` asks for of the written images.
-pub(crate) type UpdateAnswer = Box<dyn FnOnce(Vec<Written>) -> Option<Item> + Send>;
+/// The answer of a single-item write, from its written images.
+pub(crate) type WriteAnswer = Box<dyn FnOnce(Vec<Written>) -> Option<Item> + Send>;
 
 /// The write of a typed update, and how to answer it.
 pub(crate) fn update_op(
     inner: &Inner,
     request: UpdateOp,
-) -> Result<(WriteOp<'static>, UpdateAnswer)> {
+) -> Result<(WriteOp<'static>, WriteAnswer)> {
     let checked = checked_write(inner, &request)?;
     checked.table.key_schema.validate_key(&request.key)?;
     request.update.validate(&checked.table.key_schema)?;
@@ -181,7 +181,7 @@ pub(crate) fn update_op(
     let (update, key) = (request.update, request.key.clone());
     let op = checked.write(request.key, move |old| update.apply(old, &key).map(Some));
     let returns = request.return_values;
-    let answer: UpdateAnswer = Box::new(move |mut written| {
+    let answer: WriteAnswer = Box::new(move |mut written| {
         let Written { old, new } = written.pop()?;
         let only_touched = |item: Option<Item>| {
             item.map(|i| {

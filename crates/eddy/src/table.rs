@@ -21,7 +21,9 @@ use eddy_model::{AttributeValue, Item};
 
 use crate::db::Database;
 use crate::error::Result;
-use crate::item_writes::{delete_op, old_if_asked, put_op, update_op, CheckOp, UpdateOp};
+use crate::item_writes::{
+    delete_op, old_if_asked, put_op, update_op, CheckOp, UpdateOp, WriteAnswer,
+};
 use crate::ops::ReturnValues;
 use crate::pending::WriteFuture;
 use crate::requests::{DeleteItemRequest, ExpressionAttributes, GetItemRequest, PutItemRequest};
@@ -183,13 +185,14 @@ impl Table {
         }
     }
 
+    /// A write, blocking until it is durable and applied.
+    fn run_write(&self, (op, answer): Prepared) -> Result<Option<Item>> {
+        Ok(answer(self.db.inner.write(vec![op?])?))
+    }
+
     /// The future of a write: queued now, answered by the log's
     /// completion thread once durable and applied.
-    fn write_async<T>(
-        &self,
-        op: Result<WriteOp<'static>>,
-        answer: impl FnOnce(Vec<crate::write::Written>) -> T + Send + 'static,
-    ) -> WriteFuture<T> {
+    fn await_write(&self, (op, answer): Prepared) -> WriteFuture<Option<Item>> {
         let pending = match op {
             Ok(op) => self.db.inner.write_async(vec![op], Mode::FirstError, None),
             Err(e) => crate::pending::PendingWrite::ready(Err(e)),
@@ -197,6 +200,11 @@ impl Table {
         WriteFuture::new(pending, answer)
     }
 }
+
+/// A write builder's checked write (or why it was refused), and how to
+/// turn the written images into its answer: shared by `.run()` and
+/// `.await`.
+type Prepared = (Result<WriteOp<'static>>, WriteAnswer);
 
 /// `#name` and `:value` placeholders of a request's expressions, shared
 /// by every builder with expressions (`self.request.attributes`).
@@ -280,7 +288,14 @@ impl PutItem<'_> {
     /// [`Error::TableNotFound`](crate::Error::TableNotFound), and the
     /// storage errors of [`Error::kind`](crate::Error::kind) `Storage`.
     pub fn run(self) -> Result<Option<Item>> {
-        self.table.db.put_item_with(self.request)
+        let table = self.table;
+        table.run_write(self.prepare())
+    }
+
+    fn prepare(self) -> Prepared {
+        let returns = self.request.return_values;
+        let op = put_op(&self.table.db.inner, self.request);
+        (op, Box::new(move |written| old_if_asked(returns, written)))
     }
 }
 
@@ -290,10 +305,8 @@ impl IntoFuture for PutItem<'_> {
 
     /// The errors of [`PutItem::run`].
     fn into_future(self) -> Self::IntoFuture {
-        let returns = self.request.return_values;
-        let op = put_op(&self.table.db.inner, self.request);
-        self.table
-            .write_async(op, move |written| old_if_asked(returns, written))
+        let table = self.table;
+        table.await_write(self.prepare())
     }
 }
 
@@ -315,7 +328,14 @@ impl DeleteItem<'_> {
     ///
     /// As [`PutItem::run`].
     pub fn run(self) -> Result<Option<Item>> {
-        self.table.db.delete_item_with(self.request)
+        let table = self.table;
+        table.run_write(self.prepare())
+    }
+
+    fn prepare(self) -> Prepared {
+        let returns = self.request.return_values;
+        let op = delete_op(&self.table.db.inner, self.request);
+        (op, Box::new(move |written| old_if_asked(returns, written)))
     }
 }
 
@@ -324,10 +344,8 @@ impl IntoFuture for DeleteItem<'_> {
     type IntoFuture = WriteFuture<Option<Item>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        let returns = self.request.return_values;
-        let op = delete_op(&self.table.db.inner, self.request);
-        self.table
-            .write_async(op, move |written| old_if_asked(returns, written))
+        let table = self.table;
+        table.await_write(self.prepare())
     }
 }
 
@@ -360,8 +378,15 @@ impl UpdateItem<'_> {
     /// for an update of a key attribute, two actions on one attribute, or
     /// an `ADD` or `DELETE` of the wrong type for the stored value.
     pub fn run(self) -> Result<Option<Item>> {
-        let (op, answer) = update_op(&self.table.db.inner, self.request)?;
-        Ok(answer(self.table.db.inner.write(vec![op])?))
+        let table = self.table;
+        table.run_write(self.prepare())
+    }
+
+    fn prepare(self) -> Prepared {
+        match update_op(&self.table.db.inner, self.request) {
+            Ok((op, answer)) => (Ok(op), answer),
+            Err(e) => (Err(e), Box::new(|_| None)),
+        }
     }
 }
 
@@ -370,10 +395,8 @@ impl IntoFuture for UpdateItem<'_> {
     type IntoFuture = WriteFuture<Option<Item>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        match update_op(&self.table.db.inner, self.request) {
-            Ok((op, answer)) => self.table.write_async(Ok(op), answer),
-            Err(e) => self.table.write_async(Err(e), |_| None),
-        }
+        let table = self.table;
+        table.await_write(self.prepare())
     }
 }
 

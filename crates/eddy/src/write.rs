@@ -275,7 +275,7 @@ impl Inner {
         committed: eddy_changelog::Committed,
     ) -> Result<Vec<Written>> {
         let Prepared {
-            _guards,
+            _guards: guards,
             mut written,
             slots,
             changes,
@@ -289,7 +289,7 @@ impl Inner {
             return Err(e);
         }
         drop(committed);
-        drop(_guards);
+        drop(guards);
         self.changes
             .fetch_add(changes.len() as u64, Ordering::Relaxed);
         for (slot, c) in slots.into_iter().zip(changes) {
